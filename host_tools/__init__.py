@@ -1,0 +1,1 @@
+"""spinet host tools (CPython only): deploy, REPL connect test, virtual board, pcap, benchmarks."""

@@ -1,0 +1,76 @@
+# spinet.config — every bound and default of the stack, in one place.
+#
+# Each knob says what it costs in RAM. Tables are allocated once, at Interface
+# construction, from these values; nothing an attacker sends makes them grow.
+# An Interface takes keyword overrides for the per-interface ones (tests use small
+# values, a board with more RAM may use larger). check() asserts the relationships
+# between them, the way lwIP's init.c refuses an inconsistent lwipopts.h.
+
+from .compat import const
+
+# --- Ethernet / frames -------------------------------------------------------------
+MTU = const(1500)  # IPv4 MTU of the link (bytes of IP datagram per frame)
+ETH_HDR = const(14)
+FRAME_MAX = const(1514)  # MTU + Ethernet header, no FCS: the largest frame we send/take
+# The stack owns one RX and one TX frame buffer of FRAME_MAX + FRAME_PAD bytes. The
+# frame starts FRAME_PAD bytes in, so the IP header and every payload after a
+# 20-byte IP + 20-byte TCP header sit on 4-byte boundaries (memmove on the RP2040 is
+# ~3.6x slower to an unaligned destination).
+FRAME_PAD = const(2)
+
+# --- Poll loop ---------------------------------------------------------------------
+POLL_FRAMES = const(8)  # frames handled per poll() call at most (bounded work)
+LINK_CHECK_MS = const(500)  # how often poll() asks the driver for link state
+
+# --- ARP (RFC 826, RFC 1122 2.3.2) -------------------------------------------------
+ARP_ENTRIES = const(8)  # cache entries; ~40 bytes each
+ARP_REACHABLE_MS = const(300_000)  # an entry is trusted this long after its last reply
+ARP_REPROBE_MS = const(240_000)  # past this age an entry in use is re-probed (unicast)
+ARP_RETRY_MS = const(1000)  # gap between requests for an unresolved address
+ARP_RETRIES = const(3)  # requests before the address is declared unreachable
+ARP_FAILED_MS = const(3000)  # how long a failed address answers EHOSTUNREACH at once
+ARP_QUEUE_SLOTS = const(2)  # packets held while their next hop resolves; FRAME_MAX each
+ARP_RATE_PER_S = const(8)  # requests sent per second at most (all addresses together)
+
+# --- IPv4 (RFC 791, RFC 1122 3.3) --------------------------------------------------
+IP_TTL = const(64)  # TTL of datagrams we send
+REASM_BYTES = const(2048)  # largest datagram reassembled from fragments; 0 = no reassembly
+REASM_TIMEOUT_MS = const(3000)  # a datagram whose fragments do not all arrive is dropped
+
+# --- ICMP (RFC 792, RFC 1122 3.2.2) ------------------------------------------------
+ICMP_ERR_PER_S = const(10)  # ICMP errors (port unreachable) sent per second at most
+PING_TIMEOUT_MS = const(1000)  # default wait for an echo reply in nic.ping()
+
+# --- Sockets -------------------------------------------------------------------------
+SOCKETS = const(8)  # socket control blocks per Interface (UDP and TCP together)
+EPHEMERAL_FIRST = const(49152)  # RFC 6335 dynamic port range
+EPHEMERAL_LAST = const(65535)
+
+# --- UDP (RFC 768) -------------------------------------------------------------------
+UDP_RX_BYTES = const(2048)  # default per-socket receive queue, bytes (caller may size it)
+UDP_RX_SLOTS = const(4)  # datagrams queued per socket at most
+UDP_REC_HDR = const(8)  # queue bookkeeping per datagram: length, source address, port
+
+
+def check(mtu=MTU, arp_entries=ARP_ENTRIES, arp_queue=ARP_QUEUE_SLOTS,
+          reasm_bytes=REASM_BYTES, sockets=SOCKETS, udp_rx_bytes=UDP_RX_BYTES,
+          udp_rx_slots=UDP_RX_SLOTS):
+    """Raise ValueError if the given bounds contradict each other."""
+    if not 576 <= mtu <= 1500:  # RFC 791: every host takes 576-byte datagrams
+        raise ValueError("mtu")
+    if FRAME_MAX != MTU + ETH_HDR:
+        raise ValueError("FRAME_MAX")
+    if not 1 <= arp_entries <= 64 or not 0 <= arp_queue <= arp_entries:
+        raise ValueError("arp bounds")
+    if not ARP_REPROBE_MS < ARP_REACHABLE_MS < (1 << 29):  # ticks_diff's valid range
+        raise ValueError("arp timers")
+    # RFC 1122 3.3.2: a host MUST reassemble datagrams of at least 576 bytes.
+    if reasm_bytes and not 576 - 20 <= reasm_bytes <= 65535 - 20:
+        raise ValueError("reasm_bytes")
+    if not 1 <= sockets <= 64:
+        raise ValueError("sockets")
+    if udp_rx_slots < 1 or udp_rx_bytes < UDP_REC_HDR + 1:
+        raise ValueError("udp queue")
+    if EPHEMERAL_FIRST > EPHEMERAL_LAST:
+        raise ValueError("ephemeral range")
+    return True

@@ -1,0 +1,525 @@
+# spinet.iface — the Interface: one LAN driver, its addresses, the poll loop,
+# routing, and the dispatch of frames to the protocol modules.
+#
+# Heads up: read RFC 1122 3.3.1 (routing outbound datagrams: on-link or the default
+# gateway), 3.2.1.3 (which addresses a host accepts and which it must discard) and
+# 3.3.6 (broadcasts). The API mirrors MicroPython's network.LAN / network.WIZNET5K.
+#
+# Memory: one RX and one TX frame buffer, allocated here and never again. A frame
+# starts config.FRAME_PAD bytes into its buffer so that the IP header and the
+# payloads behind it are word-aligned. Replies are built in the TX buffer and sent
+# before the next frame is read. poll() handles at most POLL_FRAMES frames, then due
+# timers; it never blocks. poll_at() says when the next timer is due.
+
+from . import config
+from .arp import FAILED, Arp
+from .compat import EHOSTUNREACH, EMFILE, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
+                       IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
+                       IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
+                       RX_MULTICAST, RX_NOT_OURS, RX_RUNT, TX_BYTES, TX_FRAMES)
+from .ipv4 import Reassembly
+from .wire import ethernet, ipv4
+
+_PAD = config.FRAME_PAD
+_IP_OFF = config.FRAME_PAD + ethernet.HDR_LEN
+_L4_OFF = _IP_OFF + ipv4.HDR_LEN
+_PING_TIMEOUT_MS = config.PING_TIMEOUT_MS
+
+# The Interface most recently activated: what spinet.socket uses.
+default = None
+
+
+def _no_trace(nic, direction, mv, off, n):
+    pass
+
+
+def _halves(a):
+    return (a[0] << 8) | a[1], (a[2] << 8) | a[3]
+
+
+class Interface:
+    def __init__(self, driver, hostname="spinet", clock=None, mtu=config.MTU,
+                 arp_entries=config.ARP_ENTRIES, arp_queue=config.ARP_QUEUE_SLOTS,
+                 reasm_bytes=config.REASM_BYTES, sockets=config.SOCKETS):
+        config.check(mtu=mtu, arp_entries=arp_entries, arp_queue=arp_queue,
+                     reasm_bytes=reasm_bytes, sockets=sockets)
+        self._drv = driver
+        self.mac = bytes(driver.mac)
+        self.hostname = hostname
+        self.mtu = mtu
+        self._now = clock or ticks_ms  # the one clock of this stack (injectable)
+        self._rx = bytearray(config.FRAME_MAX + _PAD)
+        self._rxmv = memoryview(self._rx)
+        self._rx_in = self._rxmv[_PAD:]  # where the driver writes a frame
+        self._tx = bytearray(config.FRAME_MAX + _PAD)
+        self._txmv = memoryview(self._tx)
+        self._ip_off = _IP_OFF
+        self._l4_off = _L4_OFF
+        self._count = [0] * COUNT
+        self._arp = Arp(self, arp_entries, arp_queue)
+        self._reasm = Reassembly(self._count, reasm_bytes)
+        self._reasm_mv = memoryview(self._reasm.buf)
+        self._socks = [None] * sockets
+        self._set_addr(ipv4.ANY, ipv4.ANY, ipv4.ANY, ipv4.ANY)
+        self._active = False
+        self._link = False
+        self._link_t = 0
+        self._due = None  # next timer (ticks) or None
+        self._trace = 0
+        self._tracer = _no_trace
+        from .compat import random16
+        self._ip_id = random16()
+        self._icmp_t = 0
+        self._icmp_tokens = config.ICMP_ERR_PER_S
+        self._ping = None
+
+    # --- MicroPython network-NIC API ------------------------------------------------
+
+    def active(self, on=None):
+        global default
+        if on is None:
+            return self._active
+        if on and not self._active:
+            self._active = True
+            default = self
+            self._link = bool(self._drv.link_up())
+            self._link_t = self._now()
+            self._schedule(ticks_add(self._link_t, config.LINK_CHECK_MS))
+            if self._ip_hi or self._ip_lo:
+                self._arp.announce()
+        elif not on and self._active:
+            self._active = False
+            if default is self:
+                default = None
+        return None
+
+    def isconnected(self):
+        """Link up, active and an IPv4 address configured (as WIZNET5K reports it)."""
+        return bool(self._active and self._link and (self._ip_hi or self._ip_lo))
+
+    def status(self, param=None):
+        """0 link down, 1 link up but inactive/unconfigured, 2 up and active."""
+        if param is not None:
+            raise ValueError("unknown status param")
+        if not self._link:
+            return 0
+        return 2 if self.isconnected() else 1
+
+    def ifconfig(self, cfg=None):
+        """Get or set (ip, netmask, gateway, dns) as dotted strings (static)."""
+        if cfg is None:
+            return (ipv4.ntoa(self._ip), ipv4.ntoa(self._mask), ipv4.ntoa(self._gw),
+                    ipv4.ntoa(self._dns))
+        if len(cfg) != 4:
+            raise ValueError("need (ip, netmask, gateway, dns)")
+        ip, mask, gw, dns = (ipv4.aton(x) for x in cfg)
+        self._set_addr(ip, mask, gw, dns)
+        if self._active and (self._ip_hi or self._ip_lo):
+            self._arp.announce()
+        return None
+
+    def ipconfig(self, *args, **kw):
+        """MicroPython's ipconfig: ipconfig("addr4") -> (ip, mask); ipconfig("gw4");
+        ipconfig(addr4="192.0.2.9/24" or (ip, mask), gw4="192.0.2.1")."""
+        if args and kw:
+            raise TypeError("can't specify pos and kw args")
+        if args:
+            if len(args) != 1:
+                raise TypeError("must query one param")
+            k = args[0]
+            if k == "addr4":
+                return (ipv4.ntoa(self._ip), ipv4.ntoa(self._mask))
+            if k == "gw4":
+                return ipv4.ntoa(self._gw)
+            if k == "has_dhcp4" or k == "dhcp4":
+                return False
+            raise ValueError("unexpected key")
+        ip, mask, gw = self._ip, self._mask, self._gw
+        for k in kw:
+            v = kw[k]
+            if k == "addr4":
+                if isinstance(v, str):
+                    a, _, plen = v.partition("/")
+                    ip = ipv4.aton(a)
+                    if plen:
+                        bits = int(plen)
+                        if not 0 <= bits <= 32:
+                            raise ValueError("prefix length")
+                        m = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+                        mask = bytes(((m >> 24) & 0xFF, (m >> 16) & 0xFF, (m >> 8) & 0xFF,
+                                      m & 0xFF))
+                else:
+                    ip, mask = ipv4.aton(v[0]), ipv4.aton(v[1])
+            elif k == "gw4":
+                gw = ipv4.aton(v)
+            elif k == "dhcp4":
+                if v:
+                    raise ValueError("DHCP is not supported yet")
+            else:
+                raise ValueError("unexpected key")
+        self._set_addr(ip, mask, gw, self._dns)
+        if self._active and (self._ip_hi or self._ip_lo):
+            self._arp.announce()
+        return None
+
+    def config(self, *args, **kw):
+        """config("mac"), config("hostname"), config(trace=N), config(hostname=...).
+        trace: 2 = frames sent, 4 = frames received, 8 = with a hex dump."""
+        if args:
+            if len(args) != 1 or kw:
+                raise TypeError("must query one param")
+            k = args[0]
+            if k == "mac":
+                return self.mac
+            if k == "hostname":
+                return self.hostname
+            if k == "trace":
+                return self._trace
+            if k == "mtu":
+                return self.mtu
+            raise ValueError("unknown config param")
+        for k in kw:
+            v = kw[k]
+            if k == "trace":
+                self._trace = v
+                if v and self._tracer is _no_trace:
+                    from . import trace
+                    self._tracer = trace.frame
+            elif k == "hostname":
+                if len(v) > 32:
+                    raise ValueError("hostname too long")
+                self.hostname = v
+            else:
+                raise ValueError("unknown config param")
+        return None
+
+    def stats(self):
+        """All counters as a dict (a copy)."""
+        c = self._count
+        d = {}
+        for i in range(COUNT):
+            d[NAMES[i]] = c[i]
+        d["arp_entries"] = self._arp.count()
+        return d
+
+    def arp_table(self):
+        return self._arp.entries()
+
+    def netstat(self):
+        """One line per socket control block (a list of str)."""
+        out = []  # type: list[str]
+        for i, s in enumerate(self._socks):
+            if s is not None:
+                out.append("%d %s" % (i, s.describe()))
+        return out
+
+    def socket(self, af=2, type=2, proto=0, rx=None, **kw):
+        """A socket bound to this interface (see spinet.socket)."""
+        from .socket import socket
+        return socket(af, type, proto, nic=self, rx=rx, **kw)
+
+    def ping(self, host, count=1, timeout_ms=_PING_TIMEOUT_MS, size=56):
+        """Echo requests to host (dotted quad); a list of RTTs in ms, None if lost."""
+        from . import icmp
+        return icmp.ping(self, ipv4.aton(host), count, timeout_ms, size)
+
+    # --- addresses and routing ------------------------------------------------------
+
+    def _set_addr(self, ip, mask, gw, dns):
+        self._ip = bytes(ip)
+        self._mask = bytes(mask)
+        self._gw = bytes(gw)
+        self._dns = bytes(dns)
+        self._ip_hi, self._ip_lo = _halves(ip)
+        self._mask_hi, self._mask_lo = _halves(mask)
+        self._gw_hi, self._gw_lo = _halves(gw)
+        self._net_hi = self._ip_hi & self._mask_hi
+        self._net_lo = self._ip_lo & self._mask_lo
+        # Directed broadcast of our subnet (all host bits set).
+        self._bc_hi = self._net_hi | (~self._mask_hi & 0xFFFF)
+        self._bc_lo = self._net_lo | (~self._mask_lo & 0xFFFF)
+
+    def _alloc_sock(self, cb):
+        for i in range(len(self._socks)):
+            if self._socks[i] is None:
+                self._socks[i] = cb
+                return i
+        raise OSError(EMFILE)
+
+    def _free_sock(self, cb):
+        for i in range(len(self._socks)):
+            if self._socks[i] is cb:
+                self._socks[i] = None
+
+    def _port_in_use(self, kind, port):
+        for s in self._socks:
+            if s is not None and s.kind == kind and s.lport == port:
+                return True
+        return False
+
+    def _ephemeral(self, kind):
+        from .compat import random16
+        span = config.EPHEMERAL_LAST - config.EPHEMERAL_FIRST + 1
+        p = config.EPHEMERAL_FIRST + random16() % span  # RFC 6056: random start
+        for _ in range(span):
+            if not self._port_in_use(kind, p):
+                return p
+            p = p + 1 if p < config.EPHEMERAL_LAST else config.EPHEMERAL_FIRST
+        raise OSError(EMFILE)
+
+    # --- output -----------------------------------------------------------------------
+
+    def _ip_prepare(self, dst, doff, proto, l4len):
+        """Write the IP header for an l4len-byte payload already at _L4_OFF of the TX
+        buffer, to the address at dst[doff:doff+4]."""
+        t = self._tx
+        o = _IP_OFF
+        ipv4.copy4(t, o + 12, self._ip, 0)
+        ipv4.copy4(t, o + 16, dst, doff)
+        self._ip_id = (self._ip_id + 1) & 0xFFFF
+        ipv4.build(t, o, ipv4.HDR_LEN + l4len, self._ip_id, proto, config.IP_TTL)
+        return 0
+
+    def _ip_send(self, l4len):
+        """Route the datagram in the TX buffer and send it (or hold it while its next
+        hop resolves). Returns 0, or -EHOSTUNREACH."""
+        t = self._tx
+        o = _IP_OFF
+        d_hi = (t[o + 16] << 8) | t[o + 17]
+        d_lo = (t[o + 18] << 8) | t[o + 19]
+        n = ethernet.HDR_LEN + ipv4.HDR_LEN + l4len
+        self._count[IP_TX] += 1
+        e = _PAD
+        if (d_hi == 0xFFFF and d_lo == 0xFFFF) or (
+                d_hi == self._bc_hi and d_lo == self._bc_lo and (self._ip_hi or self._ip_lo)):
+            ethernet.build(t, e, ethernet.BROADCAST, self.mac, ethernet.TYPE_IPV4)
+            self._xmit(self._txmv, n)
+            return 0
+        if (d_hi & self._mask_hi) == self._net_hi and (d_lo & self._mask_lo) == self._net_lo:
+            h_hi = d_hi  # on-link (RFC 1122 3.3.1.1)
+            h_lo = d_lo
+        elif self._gw_hi or self._gw_lo:
+            h_hi = self._gw_hi
+            h_lo = self._gw_lo
+        else:
+            self._count[IP_NO_ROUTE] += 1
+            return -EHOSTUNREACH
+        now = self._now()
+        arp = self._arp
+        i = arp.lookup(h_hi, h_lo, now)
+        t[e + 6:e + 12] = self.mac
+        t[e + 12] = 0x08
+        t[e + 13] = 0x00
+        if i >= 0:
+            arp.copy_mac(i, t, e)
+            self._xmit(self._txmv, n)
+            return 0
+        i = arp.resolve(h_hi, h_lo, now)
+        if i == FAILED:
+            return -EHOSTUNREACH
+        arp.queue(i, self._tx, n)
+        self._schedule(ticks_add(now, config.ARP_RETRY_MS))
+        return 0
+
+    def _ip_output(self, dst, doff, proto, l4len):
+        self._ip_prepare(dst, doff, proto, l4len)
+        return self._ip_send(l4len)
+
+    def _xmit(self, mv, n):
+        """Hand the frame at mv[_PAD:_PAD+n] to the driver."""
+        if n < ethernet.MIN_FRAME:
+            # Pad runts with zeros so no stale bytes leave (the chips pad too, but
+            # host drivers and captures do not).
+            b = mv
+            for k in range(_PAD + n, _PAD + ethernet.MIN_FRAME):
+                b[k] = 0
+            n = ethernet.MIN_FRAME
+        if self._trace & 2:
+            self._tracer(self, "tx", mv, _PAD, n)
+        c = self._count
+        try:
+            self._drv.send(mv[_PAD:_PAD + n])
+        except OSError:
+            c[DRV_ERRORS] += 1
+            return
+        c[TX_FRAMES] += 1
+        c[TX_BYTES] += n
+
+    # --- input --------------------------------------------------------------------------
+
+    def poll(self):
+        """Take up to POLL_FRAMES frames from the driver, then run due timers.
+        Never blocks. Returns the number of frames handled."""
+        if not self._active:
+            return 0
+        drv = self._drv
+        rx_in = self._rx_in
+        c = self._count
+        done = 0
+        while done < config.POLL_FRAMES:
+            try:
+                n = drv.recv_into(rx_in)
+            except OSError:
+                c[DRV_ERRORS] += 1
+                break
+            if n <= 0:
+                break
+            done += 1
+            c[RX_FRAMES] += 1
+            c[RX_BYTES] += n
+            if self._trace & 4:
+                self._tracer(self, "rx", self._rxmv, _PAD, n)
+            self._input(n)
+        due = self._due
+        if due is not None:
+            now = self._now()
+            if ticks_diff(now, due) >= 0:
+                self._timers(now)
+        return done
+
+    def poll_at(self):
+        """The time (ticks_ms) at which poll() next has timer work, or None."""
+        return self._due
+
+    def _schedule(self, t):
+        d = self._due
+        if d is None or ticks_diff(t, d) < 0:
+            self._due = t
+
+    def _timers(self, now):
+        self._due = None
+        t = self._arp.tick(now)
+        if t is not None:
+            self._schedule(t)
+        r = self._reasm
+        if r.active:
+            if ticks_diff(now, r.deadline) >= 0:
+                r.expire()
+            else:
+                self._schedule(r.deadline)
+        if ticks_diff(now, ticks_add(self._link_t, config.LINK_CHECK_MS)) >= 0:
+            self._link_t = now
+            try:
+                self._link = bool(self._drv.link_up())
+            except OSError:
+                self._count[DRV_ERRORS] += 1
+        self._schedule(ticks_add(self._link_t, config.LINK_CHECK_MS))
+
+    def _input(self, n):
+        b = self._rx
+        c = self._count
+        if n < ethernet.HDR_LEN:
+            c[RX_RUNT] += 1
+            return
+        e = _PAD
+        if b[e] & 1:
+            if not ethernet.is_broadcast(b, e):
+                c[RX_MULTICAST] += 1
+                return
+        elif not ethernet.dst_is(b, e, self.mac):
+            c[RX_NOT_OURS] += 1
+            return
+        et = (b[e + 12] << 8) | b[e + 13]
+        if et == ethernet.TYPE_IPV4:
+            self._ip_input(n - ethernet.HDR_LEN)
+        elif et == ethernet.TYPE_ARP:
+            self._arp.input(b, _IP_OFF, n - ethernet.HDR_LEN, self._now())
+        else:
+            c[RX_ETHERTYPE] += 1
+
+    def _ip_input(self, n):
+        b = self._rx
+        c = self._count
+        o = _IP_OFF
+        hl = ipv4.check(b, o, n)
+        if hl < 0:
+            if hl == ipv4.BAD_CHECKSUM:
+                c[IP_BAD_CHECKSUM] += 1
+            elif hl == ipv4.BAD_LENGTH:
+                c[IP_BAD_LENGTH] += 1
+            else:
+                c[IP_BAD_HEADER] += 1
+            return
+        if b[o + 8] == 0:
+            c[IP_TTL_ZERO] += 1  # a TTL-0 datagram is never legitimately delivered
+            return
+        # RFC 1122 3.2.1.3: a source that is broadcast, multicast or our own
+        # address is discarded silently.
+        s_hi = (b[o + 12] << 8) | b[o + 13]
+        s_lo = (b[o + 14] << 8) | b[o + 15]
+        if (b[o + 12] >= 224 or (s_hi == self._bc_hi and s_lo == self._bc_lo)
+                or ((s_hi == self._ip_hi and s_lo == self._ip_lo) and (s_hi or s_lo))):
+            c[IP_BAD_SOURCE] += 1
+            return
+        d_hi = (b[o + 16] << 8) | b[o + 17]
+        d_lo = (b[o + 18] << 8) | b[o + 19]
+        bcast = False
+        if d_hi == self._ip_hi and d_lo == self._ip_lo and (d_hi or d_lo):
+            pass
+        elif (d_hi == 0xFFFF and d_lo == 0xFFFF) or (d_hi == self._bc_hi and d_lo == self._bc_lo):
+            bcast = True
+        else:
+            c[IP_NOT_OURS] += 1
+            return
+        c[IP_RX] += 1
+        total = (b[o + 2] << 8) | b[o + 3]
+        if ((b[o + 6] << 8) | b[o + 7]) & (ipv4.FLAG_MF | ipv4.OFFSET_MASK):
+            c[IP_FRAG_RX] += 1
+            r = self._reasm
+            plen = r.add(self._rxmv, o, hl, total, self._now())
+            if r.active:
+                self._schedule(r.deadline)
+            if plen > 0:
+                self._deliver(self._reasm_mv, 0, ipv4.HDR_LEN, plen, bcast)
+            return
+        self._deliver(self._rxmv, o, hl, total - hl, bcast)
+
+    def _deliver(self, buf, ip, hl, plen, bcast):
+        proto = buf[ip + 9]
+        if proto == ipv4.PROTO_UDP:
+            from . import udp
+            udp.input(self, buf, ip, ip + hl, plen, bcast)
+        elif proto == ipv4.PROTO_ICMP:
+            from . import icmp
+            icmp.input(self, buf, ip, ip + hl, plen, bcast)
+        else:
+            self._count[IP_PROTO] += 1
+            if not bcast:  # RFC 1122 3.2.2.1: SHOULD send protocol unreachable
+                from .icmp import unreachable
+                from .wire.icmp import PROTO_UNREACH
+                unreachable(self, buf, ip, hl, hl + plen, PROTO_UNREACH)
+
+    # --- blocking helpers for the socket layer ---------------------------------------
+
+    def wait(self, timeout_ms):
+        """Sleep until a frame may be waiting, the next timer is due, or timeout_ms
+        passes: the driver's wait() (a select or an INT pin) when it has one."""
+        due = self._due
+        if due is not None:
+            d = ticks_diff(due, self._now())
+            if d < timeout_ms:
+                timeout_ms = d if d > 0 else 0
+        w = getattr(self._drv, "wait", None)
+        if w is not None:
+            w(timeout_ms)
+        elif timeout_ms > 0:
+            sleep_ms(1 if timeout_ms > 1 else timeout_ms)
+
+    def _wait_until(self, ready, timeout_ms):
+        """Drive the stack until ready() is true or timeout_ms (None: forever) passes.
+        Returns ready()'s last value."""
+        start = self._now()
+        while True:
+            self.poll()
+            r = ready()
+            if r:
+                return r
+            if timeout_ms is None:
+                left = 1000
+            else:
+                left = timeout_ms - ticks_diff(self._now(), start)
+                if left <= 0:
+                    return r
+            self.wait(left)
+
