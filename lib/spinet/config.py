@@ -51,6 +51,27 @@ UDP_RX_BYTES = const(2048)  # default per-socket receive queue, bytes (caller ma
 UDP_RX_SLOTS = const(4)  # datagrams queued per socket at most
 UDP_REC_HDR = const(8)  # queue bookkeeping per datagram: length, source address, port
 
+# --- TCP (RFC 9293, RFC 1122 4.2, RFC 5681, RFC 6298) -------------------------------
+TCP_RX_BYTES = const(2048)  # default receive ring per connection (caller may size it)
+TCP_TX_BYTES = const(2048)  # default send ring per connection
+TCP_DEFAULT_MSS = const(536)  # peer MSS when its SYN carries no option (RFC 9293 3.7.1)
+TCP_RTO_INIT_MS = const(1000)  # RFC 6298 2.1
+TCP_RTO_MIN_MS = const(200)  # below RFC 6298's 1 s, as Linux does on a LAN
+TCP_RTO_MAX_MS = const(60_000)
+TCP_SYN_RETRIES = const(5)  # SYN retransmissions before connect() gives ETIMEDOUT
+TCP_DATA_RETRIES = const(8)  # retransmissions of one segment before the connection aborts
+TCP_DELACK_MS = const(100)  # delayed ACK bound (RFC 1122 4.2.3.2: < 500 ms)
+TCP_TIME_WAIT_MS = const(60_000)  # 2 x MSL
+TCP_TIME_WAIT_SLOTS = const(4)  # closed connections remembered in TIME-WAIT; ~40 bytes each
+TCP_FIN_WAIT2_MS = const(60_000)  # an orphaned FIN-WAIT-2 is dropped after this
+TCP_BACKLOG_MAX = const(4)  # listen(backlog) is capped here
+TCP_HALF_OPEN_MAX = const(4)  # SYN-RECEIVED connections per listener
+TCP_PERSIST_MIN_MS = const(500)  # zero-window probe interval, doubling up to RTO max
+TCP_KEEPIDLE_MS = const(7_200_000)  # RFC 1122 4.2.3.6: idle >= 2 h before probing
+TCP_KEEPINTVL_MS = const(75_000)
+TCP_KEEPCNT = const(9)
+TCP_ASSEMBLER_RANGES = const(4)  # out-of-order holes tracked per connection
+
 
 def check(mtu=MTU, arp_entries=ARP_ENTRIES, arp_queue=ARP_QUEUE_SLOTS,
           reasm_bytes=REASM_BYTES, sockets=SOCKETS, udp_rx_bytes=UDP_RX_BYTES,
@@ -71,6 +92,14 @@ def check(mtu=MTU, arp_entries=ARP_ENTRIES, arp_queue=ARP_QUEUE_SLOTS,
         raise ValueError("sockets")
     if udp_rx_slots < 1 or udp_rx_bytes < UDP_REC_HDR + 1:
         raise ValueError("udp queue")
+    if not TCP_RTO_MIN_MS <= TCP_RTO_INIT_MS <= TCP_RTO_MAX_MS < (1 << 29):
+        raise ValueError("tcp rto")
+    if TCP_DELACK_MS >= 500 or TCP_DELACK_MS >= TCP_RTO_MIN_MS:
+        raise ValueError("tcp delack")  # RFC 1122 4.2.3.2; and an RTO must outlast it
+    if TCP_KEEPIDLE_MS >= (1 << 29) or TCP_TIME_WAIT_MS >= (1 << 29):
+        raise ValueError("tcp timers")
+    if TCP_HALF_OPEN_MAX < 1 or TCP_BACKLOG_MAX < 1:
+        raise ValueError("tcp listen bounds")
     if EPHEMERAL_FIRST > EPHEMERAL_LAST:
         raise ValueError("ephemeral range")
     return True

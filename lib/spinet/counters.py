@@ -57,7 +57,28 @@ UDP_BAD_LENGTH = const(47)
 UDP_BAD_CHECKSUM = const(48)
 UDP_NO_PORT = const(49)
 UDP_QUEUE_FULL = const(50)
-COUNT = const(51)
+TCP_RX = const(51)
+TCP_TX = const(52)
+TCP_BAD_CHECKSUM = const(53)
+TCP_BAD_HEADER = const(54)  # data offset or options malformed
+TCP_BAD_FLAGS = const(55)  # SYN+FIN, SYN+RST, no ACK where one is required...
+TCP_NO_SOCKET = const(56)  # nothing listens or is connected: answered by RST
+TCP_RST_RX = const(57)  # RST accepted (connection reset)
+TCP_RST_TX = const(58)
+TCP_RST_IGNORED = const(59)  # out-of-window or not exactly at RCV.NXT (RFC 5961)
+TCP_CHALLENGE_ACK = const(60)  # RFC 5961 challenge ACK sent
+TCP_OUT_OF_WINDOW = const(61)  # segment outside the receive window
+TCP_ACK_UNSENT = const(62)  # ACK for data never sent (RFC 5961 5.2)
+TCP_SYN_DROPPED = const(63)  # listen backlog / half-open bound / no slot
+TCP_OOO = const(64)  # out-of-order segment stored
+TCP_OOO_DROP = const(65)  # out-of-order segment dropped: assembler full
+TCP_RETRANSMIT = const(66)  # segments sent again
+TCP_TIMEOUT = const(67)  # retransmission timer expiries
+TCP_FAST_RETRANSMIT = const(68)
+TCP_DUPACK = const(69)
+TCP_TW_REUSE = const(70)  # TIME-WAIT slot reused or dropped early (table full, new SYN)
+TCP_ABORT = const(71)  # connection given up (retries spent, unreachable)
+COUNT = const(72)
 
 NAMES = (
     "rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_runt", "rx_not_ours",
@@ -69,5 +90,9 @@ NAMES = (
     "ip_reasm_drop", "ip_reasm_timeout", "ip_no_route", "ip_too_big", "icmp_rx",
     "icmp_tx", "icmp_bad", "icmp_echo_rx", "icmp_echo_reply_rx", "icmp_unreach_tx",
     "icmp_rate_limited", "icmp_error_rx", "icmp_ignored", "udp_rx", "udp_tx",
-    "udp_bad_length", "udp_bad_checksum", "udp_no_port", "udp_queue_full",
+    "udp_bad_length", "udp_bad_checksum", "udp_no_port", "udp_queue_full", "tcp_rx",
+    "tcp_tx", "tcp_bad_checksum", "tcp_bad_header", "tcp_bad_flags", "tcp_no_socket",
+    "tcp_rst_rx", "tcp_rst_tx", "tcp_rst_ignored", "tcp_challenge_ack", "tcp_out_of_window",
+    "tcp_ack_unsent", "tcp_syn_dropped", "tcp_ooo", "tcp_ooo_drop", "tcp_retransmit",
+    "tcp_timeout", "tcp_fast_retransmit", "tcp_dupack", "tcp_tw_reuse", "tcp_abort",
 )

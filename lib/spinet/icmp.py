@@ -14,6 +14,7 @@ from .counters import (ICMP_BAD, ICMP_ECHO_REPLY_RX, ICMP_ECHO_RX, ICMP_ERROR_RX
 from .wire import icmp as wicmp
 from .wire.checksum import sum16
 from .wire.ipv4 import HDR_LEN as IP_HDR
+from .wire.icmp import PORT_UNREACH, PROTO_UNREACH  # noqa: F401  (used by iface, udp)
 from .wire.ipv4 import PROTO_ICMP, PROTO_UDP
 
 _ERR_QUOTE = const(8)  # bytes of the offending datagram's payload quoted (RFC 792)

@@ -13,11 +13,12 @@
 
 from . import config
 from .arp import FAILED, Arp
-from .compat import EHOSTUNREACH, EMFILE, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from .compat import EHOSTUNREACH, EMFILE, getrandbits, sleep_ms, ticks_add, ticks_diff, ticks_ms
 from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
                        IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
                        IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
                        RX_MULTICAST, RX_NOT_OURS, RX_RUNT, TX_BYTES, TX_FRAMES)
+from . import icmp, tcp, udp
 from .ipv4 import Reassembly
 from .wire import ethernet, ipv4
 
@@ -61,6 +62,9 @@ class Interface:
         self._reasm = Reassembly(self._count, reasm_bytes)
         self._reasm_mv = memoryview(self._reasm.buf)
         self._socks = [None] * sockets
+        self._tw = [None] * config.TCP_TIME_WAIT_SLOTS  # TIME-WAIT table (tcp.py)
+        self._time_wait_ms = config.TCP_TIME_WAIT_MS
+        self._isn_key = bytes(getrandbits(8) for _ in range(16))  # RFC 6528 secret
         self._set_addr(ipv4.ANY, ipv4.ANY, ipv4.ANY, ipv4.ANY)
         self._active = False
         self._link = False
@@ -214,14 +218,13 @@ class Interface:
                 out.append("%d %s" % (i, s.describe()))
         return out
 
-    def socket(self, af=2, type=2, proto=0, rx=None, **kw):
-        """A socket bound to this interface (see spinet.socket)."""
+    def socket(self, af=2, type=1, proto=0, rx=None, tx=None):
+        """A socket on this interface (see spinet.socket); rx/tx size its buffers."""
         from .socket import socket
-        return socket(af, type, proto, nic=self, rx=rx, **kw)
+        return socket(af, type, proto, nic=self, rx=rx, tx=tx)
 
     def ping(self, host, count=1, timeout_ms=_PING_TIMEOUT_MS, size=56):
         """Echo requests to host (dotted quad); a list of RTTs in ms, None if lost."""
-        from . import icmp
         return icmp.ping(self, ipv4.aton(host), count, timeout_ms, size)
 
     # --- addresses and routing ------------------------------------------------------
@@ -252,10 +255,17 @@ class Interface:
             if self._socks[i] is cb:
                 self._socks[i] = None
 
-    def _port_in_use(self, kind, port):
+    def _port_in_use(self, kind, port, reuse=False):
+        """Is the local port taken? With reuse (SO_REUSEADDR), only a listener or a
+        bound, unconnected socket counts, not connections or TIME-WAIT."""
         for s in self._socks:
             if s is not None and s.kind == kind and s.lport == port:
-                return True
+                if not reuse or kind != tcp.SOCK_STREAM or s.state <= tcp.LISTEN:
+                    return True
+        if kind == tcp.SOCK_STREAM and not reuse:
+            for e in self._tw:
+                if e is not None and e[0] == port:
+                    return True
         return False
 
     def _ephemeral(self, kind):
@@ -398,6 +408,14 @@ class Interface:
                 r.expire()
             else:
                 self._schedule(r.deadline)
+        for s in self._socks:
+            if s is not None and s.kind == tcp.SOCK_STREAM:
+                t = tcp.timers(s, now)
+                if t is not None:
+                    self._schedule(t)
+        t = tcp.tw_timers(self, now)
+        if t is not None:
+            self._schedule(t)
         if ticks_diff(now, ticks_add(self._link_t, config.LINK_CHECK_MS)) >= 0:
             self._link_t = now
             try:
@@ -477,18 +495,16 @@ class Interface:
 
     def _deliver(self, buf, ip, hl, plen, bcast):
         proto = buf[ip + 9]
-        if proto == ipv4.PROTO_UDP:
-            from . import udp
+        if proto == ipv4.PROTO_TCP:
+            tcp.input(self, buf, ip, ip + hl, plen, bcast)
+        elif proto == ipv4.PROTO_UDP:
             udp.input(self, buf, ip, ip + hl, plen, bcast)
         elif proto == ipv4.PROTO_ICMP:
-            from . import icmp
             icmp.input(self, buf, ip, ip + hl, plen, bcast)
         else:
             self._count[IP_PROTO] += 1
             if not bcast:  # RFC 1122 3.2.2.1: SHOULD send protocol unreachable
-                from .icmp import unreachable
-                from .wire.icmp import PROTO_UNREACH
-                unreachable(self, buf, ip, hl, hl + plen, PROTO_UNREACH)
+                icmp.unreachable(self, buf, ip, hl, hl + plen, icmp.PROTO_UNREACH)
 
     # --- blocking helpers for the socket layer ---------------------------------------
 

@@ -11,9 +11,10 @@
 # On MicroPython a socket subclasses io.IOBase and answers ioctl(MP_STREAM_POLL), so
 # select.poll works on it.
 
-from . import config, iface
-from .compat import (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EBADF, EDESTADDRREQ,
-                     EINVAL, EOPNOTSUPP, ETIMEDOUT, MICROPYTHON)
+from . import config, iface, tcp
+from .compat import (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EALREADY, EBADF,
+                     EDESTADDRREQ, EINPROGRESS, EINVAL, EISCONN, ENOTCONN, EOPNOTSUPP,
+                     ETIMEDOUT, MICROPYTHON)
 from .udp import UdpSocket
 from .udp import sendto as _udp_sendto
 from .wire import ipv4
@@ -40,6 +41,7 @@ _POLL_RD = 0x01
 _POLL_WR = 0x04
 _POLL_ERR = 0x08
 _POLL_HUP = 0x10
+_POLL_NVAL = 0x20
 _IOCTL_POLL = 3
 _IOCTL_CLOSE = 4
 _ENODEV = 19
@@ -70,19 +72,25 @@ def _addr(addr):
 
 
 class socket(_Base):  # type: ignore[misc,valid-type]
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, nic=None, rx=None):
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, nic=None, rx=None, tx=None,
+                 _cb=None):
         if af != AF_INET:
             raise OSError(EAFNOSUPPORT)
         nic = nic or iface.default
         if nic is None:
             raise OSError(_ENODEV)  # no active spinet.Interface
-        if type == SOCK_DGRAM:
+        if _cb is not None:  # accept(): the connection already has its block
+            cb = _cb
+        elif type == SOCK_STREAM:
+            cb = tcp.Tcb(nic, rx or config.TCP_RX_BYTES, tx or config.TCP_TX_BYTES)
+            nic._alloc_sock(cb)
+        elif type == SOCK_DGRAM:
             cb = UdpSocket(rx or config.UDP_RX_BYTES)
+            nic._alloc_sock(cb)
         else:
-            raise OSError(EOPNOTSUPP)  # TCP (SOCK_STREAM) is not implemented yet
-        nic._alloc_sock(cb)
+            raise OSError(EOPNOTSUPP)
         self._nic = nic
-        self._cb = cb  # type: UdpSocket | None
+        self._cb = cb
         self._type = type
         self._timeout = None  # None: block forever; 0: non-blocking; else ms
 
@@ -91,8 +99,11 @@ class socket(_Base):  # type: ignore[misc,valid-type]
     def close(self):
         cb = self._cb
         if cb is not None:
-            self._nic._free_sock(cb)
             self._cb = None
+            if self._type == SOCK_STREAM:
+                tcp.app_close(cb, self._nic._now())  # FIN goes out; the block lives on
+            else:
+                self._nic._free_sock(cb)
 
     def __enter__(self):
         return self
@@ -109,7 +120,8 @@ class socket(_Base):  # type: ignore[misc,valid-type]
             raise OSError(EBADF)
         if cb.err:
             e = cb.err
-            cb.err = 0
+            if self._type == SOCK_DGRAM:
+                cb.err = 0  # UDP: an ICMP error is reported once
             raise OSError(e)
         return cb
 
@@ -118,6 +130,18 @@ class socket(_Base):  # type: ignore[misc,valid-type]
 
     def makefile(self, mode="rb", buffering=0):
         return self
+
+    def _block(self, ready):
+        """Drive the stack until ready() or the timeout; True if ready."""
+        if ready():
+            return True
+        t = self._timeout
+        if t == 0:
+            return False
+        return bool(self._nic._wait_until(ready, t))
+
+    def _not_ready(self):
+        raise OSError(EAGAIN if self._timeout == 0 else ETIMEDOUT)
 
     # --- options ----------------------------------------------------------------------
 
@@ -137,9 +161,23 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         return None if t is None else t / 1000
 
     def setsockopt(self, level, opt, value):
-        # SO_REUSEADDR, SO_BROADCAST (broadcast is always allowed, as in lwIP),
-        # TCP_NODELAY and SO_KEEPALIVE are accepted; others are ignored like lwIP's.
-        self._opts = getattr(self, "_opts", 0) | (opt if value else 0)
+        # Accepted: SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY; SO_BROADCAST is accepted
+        # and not needed (broadcast is always allowed, as in lwIP). Others are ignored
+        # as lwIP ignores them.
+        cb = self._live()
+        if self._type != SOCK_STREAM:
+            return
+        on = bool(value)
+        if level == IPPROTO_TCP and opt == TCP_NODELAY:
+            cb.nodelay = on
+            if on and cb.tx is not None:
+                tcp.output(cb, self._nic._now())
+        elif level == SOL_SOCKET and opt == SO_REUSEADDR:
+            cb.reuse = on
+        elif level == SOL_SOCKET and opt == SO_KEEPALIVE:
+            cb.keepalive = on
+            if on and cb.state >= tcp.ESTABLISHED:
+                tcp.output(cb, self._nic._now())  # arms the idle timer
 
     # --- addresses ----------------------------------------------------------------------
 
@@ -149,9 +187,11 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         nic = self._nic
         if a != ipv4.ANY and a != nic._ip:
             raise OSError(EADDRNOTAVAIL)
+        if cb.lport:
+            raise OSError(EINVAL)  # already bound
         if port == 0:
             port = nic._ephemeral(cb.kind)
-        elif nic._port_in_use(cb.kind, port) and cb.lport != port:
+        elif nic._port_in_use(cb.kind, port, getattr(cb, "reuse", False)):
             raise OSError(EADDRINUSE)
         cb.lport = port
         cb.laddr = None if a == ipv4.ANY else a
@@ -163,8 +203,54 @@ class socket(_Base):  # type: ignore[misc,valid-type]
     def connect(self, addr):
         cb = self._live()
         a, port = _addr(addr)
+        if self._type == SOCK_DGRAM:
+            self._autobind(cb)
+            cb.connect(a, port)
+            return
+        st = cb.state
+        if st == tcp.SYN_SENT:
+            raise OSError(EALREADY)
+        if st != tcp.CLOSED:
+            raise OSError(EISCONN)
+        if port == 0 or a == ipv4.ANY:
+            raise OSError(EINVAL)
         self._autobind(cb)
-        cb.connect(a, port)
+        nic = self._nic
+        tcp.open_active(cb, a, port, nic._now())
+        if self._timeout == 0:
+            raise OSError(EINPROGRESS)
+        if not self._block(lambda: cb.state != tcp.SYN_SENT):
+            tcp.app_close(cb, nic._now())  # give up the attempt
+            self._cb = None
+            raise OSError(ETIMEDOUT)
+        self._live()  # ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH
+
+    def listen(self, backlog=2):
+        cb = self._live()
+        if self._type != SOCK_STREAM:
+            raise OSError(EOPNOTSUPP)
+        if cb.state != tcp.CLOSED and cb.state != tcp.LISTEN:
+            raise OSError(EISCONN)
+        self._autobind(cb)
+        if backlog < 1:
+            backlog = 1
+        cb.backlog = backlog if backlog < config.TCP_BACKLOG_MAX else config.TCP_BACKLOG_MAX
+        if cb.queue is None:
+            cb.queue = []
+        cb.state = tcp.LISTEN
+
+    def accept(self):
+        cb = self._live()
+        if self._type != SOCK_STREAM or cb.state != tcp.LISTEN:
+            raise OSError(EINVAL)
+        if not self._block(lambda: cb.queue or cb.err):
+            self._not_ready()
+        self._live()
+        c = cb.queue.pop(0)
+        c.parent = None  # it belongs to the application now
+        s = socket(AF_INET, SOCK_STREAM, nic=self._nic, _cb=c)
+        s._timeout = self._timeout
+        return s, (ipv4.ntoa(c.raddr), c.rport)
 
     def getsockname(self):
         cb = self._live()
@@ -172,88 +258,236 @@ class socket(_Base):  # type: ignore[misc,valid-type]
 
     def getpeername(self):
         cb = self._live()
-        if not cb.rport:
-            from .compat import ENOTCONN
+        if not cb.rport or (self._type == SOCK_STREAM and cb.state < tcp.SYN_RCVD):
             raise OSError(ENOTCONN)
         return (ipv4.ntoa(cb.raddr), cb.rport)
 
-    # --- datagrams ----------------------------------------------------------------------
+    # --- sending ----------------------------------------------------------------------
 
     def sendto(self, data, addr):
         cb = self._live()
+        if self._type == SOCK_STREAM:
+            raise OSError(EISCONN if cb.state >= tcp.ESTABLISHED else ENOTCONN)
         a, port = _addr(addr)
         self._autobind(cb)
-        return self._send(cb, data, a, port)
+        return self._send_dgram(cb, data, a, port)
 
-    def _send(self, cb, data, a, port):
+    def _send_dgram(self, cb, data, a, port):
         n = _udp_sendto(self._nic, cb, data, len(data), a, port)
         if n < 0:
             raise OSError(-n)
         return n
 
+    def _tcp_writable(self, cb):
+        st = cb.state
+        if cb.err:
+            return True
+        if st == tcp.ESTABLISHED or st == tcp.CLOSE_WAIT:
+            return cb.tx.count < cb.tx.size
+        return st != tcp.SYN_SENT and st != tcp.SYN_RCVD  # not connected: stop waiting
+
+    def _tcp_send(self, cb, data, blocking_all):
+        """Queue data; returns the count queued (all of it if blocking_all)."""
+        n = len(data)
+        mv = memoryview(data)
+        done = 0
+        nic = self._nic
+        while True:
+            self._live()
+            st = cb.state
+            if st != tcp.ESTABLISHED and st != tcp.CLOSE_WAIT:
+                if st == tcp.SYN_SENT or st == tcp.SYN_RCVD:
+                    if not self._block(lambda: cb.state != tcp.SYN_SENT
+                                       and cb.state != tcp.SYN_RCVD):
+                        if done:
+                            return done
+                        self._not_ready()
+                    continue
+                raise OSError(ENOTCONN)
+            if done < n:
+                done += tcp.app_send(cb, mv[done:], n - done, nic._now())
+            if done >= n or (done and not blocking_all):
+                return done
+            if not self._block(lambda: self._tcp_writable(cb)):
+                if done:
+                    return done
+                self._not_ready()
+
     def send(self, data):
         cb = self._live()
+        if self._type == SOCK_STREAM:
+            return self._tcp_send(cb, data, False)
         if not cb.rport:
             raise OSError(EDESTADDRREQ)
-        return self._send(cb, data, cb.raddr, cb.rport)
+        return self._send_dgram(cb, data, cb.raddr, cb.rport)
 
-    sendall = send
+    def sendall(self, data):
+        if self._type == SOCK_STREAM:
+            self._tcp_send(self._live(), data, True)
+            return None
+        self.send(data)
+        return None
 
     def write(self, data):
+        """Stream write: blocking sockets take everything (no short writes);
+        non-blocking ones take what fits, None if nothing does."""
         try:
+            if self._type == SOCK_STREAM:
+                return self._tcp_send(self._live(), data, self._timeout != 0)
             return self.send(data)
         except OSError as e:
             if e.args[0] == EAGAIN:
                 return None
             raise
 
-    def _wait_readable(self, cb):
+    # --- receiving ------------------------------------------------------------------------
+
+    def _tcp_readable(self, cb):
+        return cb.rx is None or cb.rx.count or cb.fin_rcvd or cb.err or (
+            cb.state != tcp.ESTABLISHED and cb.state != tcp.FIN_WAIT_1
+            and cb.state != tcp.FIN_WAIT_2 and cb.state != tcp.SYN_SENT
+            and cb.state != tcp.SYN_RCVD)
+
+    def _tcp_recv_into(self, cb, dst, n):
+        """One receive: up to n bytes into dst; 0 at end of stream."""
+        if cb.state == tcp.CLOSED and not cb.err and cb.rx is None:
+            raise OSError(ENOTCONN)
+        if cb.state == tcp.LISTEN:
+            raise OSError(ENOTCONN)
+        if not self._block(lambda: self._tcp_readable(cb)):
+            self._not_ready()
+        if cb.rx is not None and cb.rx.count:
+            return tcp.app_recv_into(cb, dst, n, self._nic._now())
+        self._live()  # ECONNRESET / ETIMEDOUT
+        return 0  # end of stream
+
+    def _wait_dgram(self, cb):
         """Block (per the timeout) until a datagram or an error is queued."""
-        if cb.count:
-            return
-        t = self._timeout
-        if t != 0:
-            self._nic._wait_until(lambda: cb.count or cb.err or self._cb is None, t)
-        self._live()  # raises a pending ICMP error, or EBADF if closed meanwhile
-        if not cb.count:
-            raise OSError(EAGAIN if t == 0 else ETIMEDOUT)
+        if not self._block(lambda: cb.count or cb.err or self._cb is None):
+            self._live()
+            self._not_ready()
+        self._live()  # a pending ICMP error, or EBADF if closed meanwhile
+
+    def recv_into(self, buf, nbytes=0, flags=0):
+        cb = self._live()
+        if self._type == SOCK_STREAM:
+            n = nbytes or len(buf)
+            return self._tcp_recv_into(cb, buf, n)
+        return self.recvfrom_into(buf, nbytes)[0]
 
     def recvfrom_into(self, buf, nbytes=0):
         cb = self._live()
-        self._wait_readable(cb)
+        if self._type == SOCK_STREAM:
+            return self.recv_into(buf, nbytes), self.getpeername()
+        self._wait_dgram(cb)
         dst = buf if not nbytes else memoryview(buf)[:nbytes]
         n, a, port = cb.take(dst)
         return n, (ipv4.ntoa(a), port)
 
-    def recv_into(self, buf, nbytes=0, flags=0):
-        return self.recvfrom_into(buf, nbytes)[0]
-
     def recvfrom(self, bufsize, flags=0):
         cb = self._live()
-        self._wait_readable(cb)
+        if self._type == SOCK_STREAM:
+            return self.recv(bufsize), self.getpeername()
+        self._wait_dgram(cb)
         n = cb.peek_len()
         buf = bytearray(n if n < bufsize else bufsize)
         m, a, port = cb.take(buf)
         return bytes(buf), (ipv4.ntoa(a), port)
 
     def recv(self, bufsize, flags=0):
+        cb = self._live()
+        if self._type == SOCK_STREAM:
+            buf = bytearray(bufsize)
+            n = self._tcp_recv_into(cb, buf, bufsize)
+            return bytes(buf[:n]) if n < bufsize else bytes(buf)
         return self.recvfrom(bufsize, flags)[0]
 
-    def read(self, n=1500):
-        try:
-            return self.recv(n)
-        except OSError as e:
-            if e.args[0] == EAGAIN:
-                return None
-            raise
+    def read(self, n=-1):
+        """Stream read: up to n bytes, waiting for all n (or end of stream) on a
+        blocking socket; read() reads to the end. None if non-blocking and empty."""
+        cb = self._live()
+        if self._type != SOCK_STREAM:
+            try:
+                return self.recv(n if n and n > 0 else 1500)
+            except OSError as e:
+                if e.args[0] == EAGAIN:
+                    return None
+                raise
+        out = bytearray()
+        chunk = bytearray(512)
+        while n is None or n < 0 or len(out) < n:
+            want = 512 if n is None or n < 0 else min(512, n - len(out))
+            try:
+                m = self._tcp_recv_into(cb, chunk, want)
+            except OSError as e:
+                if e.args[0] == EAGAIN:
+                    if out:
+                        break
+                    return None
+                raise
+            if m == 0:
+                break
+            out.extend(chunk[:m])
+            if self._timeout == 0:
+                continue
+        return bytes(out)
 
     def readinto(self, buf, nbytes=0):
-        try:
-            return self.recv_into(buf, nbytes)
-        except OSError as e:
-            if e.args[0] == EAGAIN:
-                return None
-            raise
+        """Stream readinto: fill buf (or nbytes of it) unless the stream ends first;
+        None if non-blocking and nothing is there."""
+        cb = self._live()
+        want = nbytes or len(buf)
+        if self._type != SOCK_STREAM:
+            try:
+                return self.recv_into(buf, nbytes)
+            except OSError as e:
+                if e.args[0] == EAGAIN:
+                    return None
+                raise
+        mv = memoryview(buf)
+        got = 0
+        while got < want:
+            try:
+                m = self._tcp_recv_into(cb, mv[got:], want - got)
+            except OSError as e:
+                if e.args[0] == EAGAIN:
+                    return got if got else None
+                raise
+            if m == 0:
+                break
+            got += m
+        return got
+
+    def readline(self):
+        """Up to and including the next newline (or to the end of the stream)."""
+        cb = self._live()
+        out = bytearray()
+        one = bytearray(1)
+        while True:
+            rx = cb.rx
+            if rx is not None and rx.count:
+                k = rx.find(10, rx.count)
+                take = k + 1 if k >= 0 else rx.count
+                chunk = bytearray(take)
+                tcp.app_recv_into(cb, chunk, take, self._nic._now())
+                out.extend(chunk)
+                if k >= 0:
+                    break
+                continue
+            try:
+                m = self._tcp_recv_into(cb, one, 1)
+            except OSError as e:
+                if e.args[0] == EAGAIN and not out:
+                    return None
+                if e.args[0] == EAGAIN:
+                    break
+                raise
+            if m == 0:
+                break
+            out.extend(one)
+            if one[0] == 10:
+                break
+        return bytes(out)
 
     # --- select.poll ---------------------------------------------------------------------
 
@@ -261,13 +495,32 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         if op == _IOCTL_POLL:
             cb = self._cb
             if cb is None:
-                return _POLL_HUP & arg | 0x20  # closed: invalid
+                return _POLL_NVAL
             self._nic.poll()  # polling a socket drives the stack
-            r = _POLL_WR
-            if cb.count:
-                r |= _POLL_RD
-            if cb.err:
-                r |= _POLL_ERR
+            r = 0
+            if self._type == SOCK_DGRAM:
+                r = _POLL_WR
+                if cb.count:
+                    r |= _POLL_RD
+                if cb.err:
+                    r |= _POLL_ERR
+            else:
+                st = cb.state
+                if st == tcp.LISTEN:
+                    if cb.queue:
+                        r |= _POLL_RD
+                elif st == tcp.CLOSED and cb.rx is None and not cb.err:
+                    r = _POLL_WR | _POLL_HUP  # a new socket, as lwIP reports it
+                else:
+                    if (cb.rx is not None and cb.rx.count) or cb.fin_rcvd:
+                        r |= _POLL_RD
+                    if (st == tcp.ESTABLISHED or st == tcp.CLOSE_WAIT) and \
+                            cb.tx.count < cb.tx.size:
+                        r |= _POLL_WR
+                    if cb.err:
+                        r |= _POLL_ERR | _POLL_HUP | _POLL_RD
+                    elif st == tcp.CLOSED or st >= tcp.CLOSING:
+                        r |= _POLL_HUP
             return r & (arg | _POLL_ERR | _POLL_HUP)
         if op == _IOCTL_CLOSE:
             self.close()

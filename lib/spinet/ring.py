@@ -1,0 +1,164 @@
+# spinet.ring — the byte rings behind every TCP socket, and the out-of-order
+# assembler.
+#
+# A Ring is a caller-sized bytearray with a read position (head) and a count of bytes
+# held. Positions are logical: "k bytes after head". TCP uses one ring per direction:
+#  - TX: held bytes are [unacknowledged | not yet sent]; a (re)transmission copies
+#    straight from the ring into the frame buffer (copy_out), an ACK drops bytes
+#    from the front (consume). Nothing is copied per segment besides that.
+#  - RX: held bytes are in-order data the application has not read; out-of-order
+#    segments are written further on at their own position (write_at) and become
+#    readable when the gap before them fills (commit). The free space (size - count)
+#    is the receive window we advertise.
+# Copies around the wrap point are done as two slice copies.
+
+from .compat import const
+
+ASSEMBLER_RANGES = const(4)
+
+
+class Ring:
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.size = size
+        self.head = 0
+        self.count = 0
+
+    def free(self):
+        return self.size - self.count
+
+    def write(self, data, n):
+        """Append up to n bytes of data (a bytes-like); returns how many fit."""
+        free = self.size - self.count
+        if n > free:
+            n = free
+        if n <= 0:
+            return 0
+        self.write_at(self.count, data, 0, n)
+        self.count += n
+        return n
+
+    def write_at(self, k, src, soff, n):
+        """Copy n bytes from src[soff:] to logical position k (k + n <= size)."""
+        size = self.size
+        w = self.head + k
+        if w >= size:
+            w -= size
+        first = size - w
+        if n <= first:
+            self.buf[w:w + n] = src[soff:soff + n]
+        else:
+            self.buf[w:size] = src[soff:soff + first]
+            self.buf[0:n - first] = src[soff + first:soff + n]
+
+    def copy_out(self, k, dst, doff, n):
+        """Copy n bytes from logical position k into dst[doff:]."""
+        size = self.size
+        r = self.head + k
+        if r >= size:
+            r -= size
+        first = size - r
+        mv = self.mv
+        if n <= first:
+            dst[doff:doff + n] = mv[r:r + n]
+        else:
+            dst[doff:doff + first] = mv[r:size]
+            dst[doff + first:doff + n] = mv[0:n - first]
+
+    def consume(self, n):
+        """Drop n bytes from the front."""
+        h = self.head + n
+        self.head = h - self.size if h >= self.size else h
+        self.count -= n
+        if self.count == 0:
+            self.head = 0  # keeps later copies in one piece more often
+
+    def read_into(self, dst, n):
+        """Move up to n bytes from the front into dst; returns how many."""
+        if n > self.count:
+            n = self.count
+        if n > 0:
+            self.copy_out(0, dst, 0, n)
+            self.consume(n)
+        return n
+
+    def find(self, byte, limit):
+        """Position of the first `byte` among the first `limit` held bytes, or -1."""
+        b = self.buf
+        size = self.size
+        r = self.head
+        if limit > self.count:
+            limit = self.count
+        for k in range(limit):
+            if b[r] == byte:
+                return k
+            r += 1
+            if r == size:
+                r = 0
+        return -1
+
+
+class Assembler:
+    """Out-of-order ranges [start, end) held beyond the in-order data, as offsets
+    from the next expected byte; at most `ranges` of them (holes are bounded)."""
+
+    def __init__(self, ranges=ASSEMBLER_RANGES):
+        self.max = ranges
+        self.start = [0] * ranges
+        self.end = [0] * ranges
+        self.n = 0
+
+    def add(self, s, e):
+        """Record [s, e). False if it would need more ranges than allowed."""
+        st = self.start
+        en = self.end
+        n = self.n
+        i = 0
+        while i < n and en[i] < s:
+            i += 1
+        j = i
+        while j < n and st[j] <= e:
+            j += 1
+        # Ranges i..j-1 touch [s, e): merge them into one.
+        if j > i:
+            if st[i] < s:
+                s = st[i]
+            if en[j - 1] > e:
+                e = en[j - 1]
+        elif n >= self.max:
+            return False
+        shift = 1 - (j - i)  # how the ranges after j move
+        if shift > 0:
+            for k in range(n - 1, j - 1, -1):
+                st[k + 1] = st[k]
+                en[k + 1] = en[k]
+        elif shift < 0:
+            for k in range(j, n):
+                st[k + shift] = st[k]
+                en[k + shift] = en[k]
+        st[i] = s
+        en[i] = e
+        self.n = n + shift
+        return True
+
+    def advance(self, d):
+        """d in-order bytes arrived at offset 0. Returns how far the in-order data
+        now reaches (>= d), pulling in ranges that it touches, and re-bases the rest."""
+        st = self.start
+        en = self.end
+        reach = d
+        k = 0
+        while k < self.n and st[k] <= reach:
+            if en[k] > reach:
+                reach = en[k]
+            k += 1
+        n = self.n
+        for i in range(k, n):
+            st[i - k] = st[i] - reach
+            en[i - k] = en[i] - reach
+        self.n = n - k
+        return reach
+
+    def clear(self):
+        self.n = 0
