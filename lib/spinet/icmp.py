@@ -11,6 +11,7 @@ from . import config
 from .compat import EHOSTUNREACH, ECONNREFUSED, const, ticks_diff
 from .counters import (ICMP_BAD, ICMP_ECHO_REPLY_RX, ICMP_ECHO_RX, ICMP_ERROR_RX, ICMP_IGNORED,
                        ICMP_RATE_LIMITED, ICMP_RX, ICMP_TX, ICMP_UNREACH_TX, IP_TOO_BIG)
+from .ring import copy
 from .wire import icmp as wicmp
 from .wire.checksum import sum16
 from .wire.ipv4 import HDR_LEN as IP_HDR
@@ -51,7 +52,7 @@ def _echo_reply(nic, buf, ip, off, n):
     t = nic._tx
     l4 = nic._l4_off
     # Identifier, sequence and data come back unchanged; only type and checksum differ.
-    t[l4:l4 + n] = buf[off:off + n]
+    copy(t, l4, buf, off, n)
     t[l4] = wicmp.ECHO_REPLY
     t[l4 + 1] = 0
     t[l4 + 2] = 0
@@ -159,7 +160,7 @@ def unreachable(nic, buf, ip, ihl, total, code):
         q = total
     t = nic._tx
     l4 = nic._l4_off
-    t[l4 + wicmp.HDR_LEN:l4 + wicmp.HDR_LEN + q] = buf[ip:ip + q]
+    copy(t, l4 + wicmp.HDR_LEN, buf, ip, q)
     n = wicmp.HDR_LEN + q
     wicmp.build(t, l4, n, wicmp.DEST_UNREACH, code, 0, 0)
     nic._count[ICMP_TX] += 1

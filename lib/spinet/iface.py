@@ -55,6 +55,7 @@ class Interface:
         self._rx_in = self._rxmv[_PAD:]  # where the driver writes a frame
         self._tx = bytearray(config.FRAME_MAX + _PAD)
         self._txmv = memoryview(self._tx)
+        self._txviews = {}  # frame length -> view of the TX buffer (bounded: 8)
         self._ip_off = _IP_OFF
         self._l4_off = _L4_OFF
         self._count = [0] * COUNT
@@ -348,8 +349,18 @@ class Interface:
         if self._trace & 2:
             self._tracer(self, "tx", mv, _PAD, n)
         c = self._count
+        if mv is self._txmv:
+            # The driver takes an exact-length view; the few lengths in steady use
+            # (ACKs, full segments) keep theirs, so sending allocates nothing.
+            v = self._txviews.get(n)
+            if v is None:
+                v = mv[_PAD:_PAD + n]
+                if len(self._txviews) < 8:
+                    self._txviews[n] = v
+        else:
+            v = mv[_PAD:_PAD + n]
         try:
-            self._drv.send(mv[_PAD:_PAD + n])
+            self._drv.send(v)
         except OSError:
             c[DRV_ERRORS] += 1
             return

@@ -12,9 +12,42 @@
 #    is the receive window we advertise.
 # Copies around the wrap point are done as two slice copies.
 
-from .compat import const
+from .compat import MICROPYTHON, const
 
 ASSEMBLER_RANGES = const(4)
+
+
+def _copy_slices(dst, doff, src, soff, n):
+    dst[doff:doff + n] = src[soff:soff + n]
+
+
+copy = _copy_slices
+_copy_viper = None
+if MICROPYTHON:
+    import micropython
+
+    @micropython.viper
+    def _copy_viper(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):  # type: ignore  # noqa: F811
+        # Copies without allocating (a memoryview slice would be a heap object):
+        # words when both ends are 4-byte aligned, bytes otherwise.
+        d = uint(dst) + uint(doff)
+        s = uint(src) + uint(soff)
+        i = 0
+        if ((d | s) & uint(3)) == uint(0):
+            pd = ptr32(d)
+            ps = ptr32(s)
+            w = n >> 2
+            while i < w:
+                pd[i] = ps[i]
+                i += 1
+            i = w << 2
+        pd8 = ptr8(d)
+        ps8 = ptr8(s)
+        while i < n:
+            pd8[i] = ps8[i]
+            i += 1
+
+    copy = _copy_viper  # type: ignore
 
 
 class Ring:
@@ -47,10 +80,10 @@ class Ring:
             w -= size
         first = size - w
         if n <= first:
-            self.buf[w:w + n] = src[soff:soff + n]
+            copy(self.buf, w, src, soff, n)
         else:
-            self.buf[w:size] = src[soff:soff + first]
-            self.buf[0:n - first] = src[soff + first:soff + n]
+            copy(self.buf, w, src, soff, first)
+            copy(self.buf, 0, src, soff + first, n - first)
 
     def copy_out(self, k, dst, doff, n):
         """Copy n bytes from logical position k into dst[doff:]."""
@@ -59,12 +92,11 @@ class Ring:
         if r >= size:
             r -= size
         first = size - r
-        mv = self.mv
         if n <= first:
-            dst[doff:doff + n] = mv[r:r + n]
+            copy(dst, doff, self.buf, r, n)
         else:
-            dst[doff:doff + first] = mv[r:size]
-            dst[doff + first:doff + n] = mv[0:n - first]
+            copy(dst, doff, self.buf, r, first)
+            copy(dst, doff + first, self.buf, 0, n - first)
 
     def consume(self, n):
         """Drop n bytes from the front."""

@@ -350,6 +350,9 @@ class socket(_Base):  # type: ignore[misc,valid-type]
 
     def _tcp_recv_into(self, cb, dst, n):
         """One receive: up to n bytes into dst; 0 at end of stream."""
+        rx = cb.rx
+        if rx is not None and rx.count:  # the common case: no waiting, no closure
+            return tcp.app_recv_into(cb, dst, n, self._nic._now())
         if cb.state == tcp.CLOSED and not cb.err and cb.rx is None:
             raise OSError(ENOTCONN)
         if cb.state == tcp.LISTEN:

@@ -966,11 +966,21 @@ def timers(t, now):
         if t.state == FIN_WAIT_2 and t.orphan:
             release(t)  # the peer never closed its side
             return None
-    due = None
-    for v in (t.t_dack, t.t_rtx, t.t_persist, t.t_keep, t.t_wait):
-        if v != _OFF and (due is None or ticks_diff(v, due) < 0):
-            due = v
-    return due
+    due = _earlier(_OFF, t.t_dack)
+    due = _earlier(due, t.t_rtx)
+    due = _earlier(due, t.t_persist)
+    due = _earlier(due, t.t_keep)
+    due = _earlier(due, t.t_wait)
+    return None if due == _OFF else due
+
+
+def _earlier(a, b):
+    """The earlier of two timer values, either of which may be _OFF."""
+    if b == _OFF:
+        return a
+    if a == _OFF or ticks_diff(b, a) < 0:
+        return b
+    return a
 
 
 def _rto_expired(t, now):

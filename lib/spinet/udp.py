@@ -13,6 +13,7 @@
 from . import config
 from .compat import EMSGSIZE, const
 from .counters import UDP_BAD_CHECKSUM, UDP_BAD_LENGTH, UDP_NO_PORT, UDP_QUEUE_FULL, UDP_RX, UDP_TX
+from .ring import copy
 from .wire import udp as wudp
 from .wire.ipv4 import HDR_LEN as IP_HDR
 from .wire.ipv4 import PROTO_UDP
@@ -55,9 +56,9 @@ class UdpSocket:
         self._r_hi = (addr[0] << 8) | addr[1]
         self._r_lo = (addr[2] << 8) | addr[3]
 
-    def _put(self, src, n, sport, addr_buf, addr_off):
-        """Queue a datagram: n bytes from src (a bytes-like of exactly n bytes),
-        its source address at addr_buf[addr_off:] and port."""
+    def _put(self, src, soff, n, sport, addr_buf, addr_off):
+        """Queue a datagram: n bytes from src[soff:], its source address at
+        addr_buf[addr_off:] and port."""
         q = self.q
         size = len(q)
         if self.count >= self.slots or self.used + _REC + n > size:
@@ -75,10 +76,10 @@ class UdpSocket:
                 w = 0
         first = size - w
         if first >= n:
-            q[w:w + n] = src
+            copy(q, w, src, soff, n)
         else:
-            q[w:size] = src[0:first]
-            q[0:n - first] = src[first:n]
+            copy(q, w, src, soff, first)
+            copy(q, 0, src, soff + first, n - first)
         self.used += _REC + n
         self.count += 1
         return True
@@ -146,7 +147,7 @@ def input(nic, buf, ip, off, n, bcast):
         if s.rport and (s.rport != sport or s._r_hi != s_hi or s._r_lo != s_lo):
             continue  # connected: only datagrams from the peer
         d = off + wudp.HDR_LEN
-        if not s._put(buf[d:d + ulen - wudp.HDR_LEN], ulen - wudp.HDR_LEN, sport, buf, ip + 12):
+        if not s._put(buf, d, ulen - wudp.HDR_LEN, sport, buf, ip + 12):
             cnt[UDP_QUEUE_FULL] += 1
         return
     cnt[UDP_NO_PORT] += 1

@@ -142,3 +142,4 @@ def test_ping_steady_state_does_not_grow_heap():
     print("memory: %d bytes allocated per ping answered (steady state %d -> %d)" % (
         per, before, after))
     assert nic.stats()["icmp_echo_rx"] == 2100
+    assert per == 0, "the ping path allocates again"
