@@ -152,6 +152,8 @@ def parse(frame):
             f["icmp_csum_ok"] = csum(l4) == 0
             f["rest"] = l4[4:8]
             f["data"] = l4[8:]
+        elif f["proto"] == 6:
+            parse_tcp(f, p[12:20], l4)
     return f
 
 
@@ -198,3 +200,107 @@ def pair(seed=1, **kw):
 def counters(nic, *names):
     s = nic.stats()
     return tuple(s[n] for n in names)
+
+
+# --- counter deltas and fragments (added for the ICMP/UDP/socket tests) ---------------
+
+NOISE = ("rx_bytes", "tx_bytes", "arp_hit", "arp_entries")
+
+
+def moved(nic, before, ignore=NOISE):
+    """The counters that changed since before = nic.stats(): {name: delta}, leaving
+    out the byte counts and cache hits (give ignore=() to see everything)."""
+    now = nic.stats()
+    out = {}
+    for k in now:
+        d = now[k] - before.get(k, 0)
+        if d and k not in ignore:
+            out[k] = d
+    return out
+
+
+def fragments(src, dst, proto, payload, ident, chunk=1480, dst_mac=MAC_A, src_mac=MAC_PEER):
+    """Ethernet frames carrying payload as IPv4 fragments of at most chunk bytes
+    (a multiple of 8) each, in order."""
+    out = []
+    off = 0
+    n = len(payload)
+    while off < n or not out:
+        part = payload[off:off + chunk]
+        more = off + len(part) < n
+        flags = (0x2000 if more else 0) | (off >> 3)
+        out.append(eth(dst_mac, src_mac, 0x0800,
+                       ipv4(src, dst, proto, part, ident=ident, flags=flags)))
+        off += len(part)
+    return out
+
+
+def pad60(frame):
+    """A frame as it leaves the stack: zero-padded to the 60-byte Ethernet minimum."""
+    if len(frame) < 60:
+        return bytes(frame) + bytes(60 - len(frame))
+    return bytes(frame)
+
+
+# --- TCP segments (added for the TCP trace tests) ---------------------------------------
+
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_PSH = 0x08
+TCP_ACK = 0x10
+
+
+def mss_opt(mss):
+    return struct.pack(">BBH", 2, 4, mss)
+
+
+def tcp(src, dst, sport, dport, seq, ack, flags, window=65535, data=b"", options=b"",
+        doff=None, bad_csum=False):
+    """A TCP segment (header, options, data) with a correct checksum unless bad_csum.
+    doff overrides the data offset (in 32-bit words) for malformed headers."""
+    hl = 20 + len(options)
+    if doff is None:
+        doff = hl // 4
+    n = hl + len(data)
+    h = struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                    (doff & 15) << 4, flags, window, 0, 0) + bytes(options)
+    pseudo = ip4(src) + ip4(dst) + struct.pack(">BBH", 0, 6, n)
+    c = csum(pseudo + h + bytes(data))
+    if bad_csum:
+        c ^= 0x5A5A
+    return h[:16] + struct.pack(">H", c) + h[18:] + bytes(data)
+
+
+def frame_tcp(sport, dport, seq, ack, flags, window=65535, data=b"", src_ip=IP_PEER,
+              dst_ip=IP_A, dst_mac=MAC_A, src_mac=MAC_PEER, **kw):
+    return frame_ip(src_ip, dst_ip, 6, tcp(src_ip, dst_ip, sport, dport, seq, ack, flags,
+                                           window, data, **kw),
+                    dst_mac=dst_mac, src_mac=src_mac)
+
+
+def parse_tcp(f, pseudo_addrs, l4):
+    """Fill f with the TCP fields of segment l4 (pseudo_addrs: source + destination)."""
+    (f["sport"], f["dport"], f["seq"], f["ack"], off, f["tcp_flags"], f["window"],
+     f["tcsum"], f["urg"]) = struct.unpack(">HHIIBBHHH", l4[:20])
+    hl = (off >> 4) * 4
+    f["doff"] = hl
+    f["options"] = l4[20:hl]
+    f["mss"] = None
+    i = 20
+    while i < hl:
+        kind = l4[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        ln = l4[i + 1]
+        if kind == 2 and ln == 4:
+            f["mss"] = (l4[i + 2] << 8) | l4[i + 3]
+        if ln < 2:
+            break
+        i += ln
+    pseudo = bytes(pseudo_addrs) + struct.pack(">BBH", 0, 6, len(l4))
+    f["tcp_csum_ok"] = csum(pseudo + l4) == 0
+    f["data"] = l4[hl:]

@@ -52,6 +52,7 @@ class Arp:
         self._stamp = [0] * entries  # VALID: last confirmed; PENDING: last request; FAILED: when
         self._used = [0] * entries  # last use, for LRU eviction
         self._tries = bytearray(entries)  # requests sent for this entry (PENDING / re-probe)
+        self._probe = [0] * entries  # VALID: last re-probe (_stamp keeps the last reply)
         self._qbuf = [bytearray(config.FRAME_MAX + config.FRAME_PAD) for _ in range(queue_slots)]
         self._qlen = [0] * queue_slots
         self._qent = [-1] * queue_slots  # entry each held packet waits for
@@ -216,15 +217,19 @@ class Arp:
         return True
 
     def _retry(self, i, now):
-        if ticks_diff(now, self._stamp[i]) < config.ARP_RETRY_MS:
+        pending = self._state[i] == _PENDING
+        # A re-probe must not move _stamp: a VALID entry expires ARP_REACHABLE_MS after
+        # its last reply, answered probes or not.
+        if ticks_diff(now, self._stamp[i] if pending else self._probe[i]) < config.ARP_RETRY_MS:
             return
         if not self._take_token(now):
             return  # try again on a later poll
-        self._stamp[i] = now
         self._tries[i] += 1
-        if self._state[i] == _PENDING:
+        if pending:
+            self._stamp[i] = now
             self._request(i, ethernet.BROADCAST)
         else:  # re-probe a VALID entry by unicast (RFC 1122 2.3.2.1)
+            self._probe[i] = now
             self._request(i, self.mac_of(i))
 
     def _request(self, i, dst_mac):
@@ -324,7 +329,7 @@ class Arp:
         i = self.find(hi, lo)
         if i >= 0 and self._state[i] != _FAILED:
             s = self._state[i]
-            if op == warp.OP_REPLY and s == _VALID and self._tries[i] == 0 and not for_us:
+            if op == warp.OP_REPLY and s == _VALID and self._tries[i] == 0:
                 cnt[ARP_UNSOLICITED] += 1
             elif op == warp.OP_REPLY or for_us or s == _PENDING:
                 self._learn(i, buf, off, now)
@@ -349,6 +354,7 @@ class Arp:
         was_pending = self._state[i] == _PENDING
         self._state[i] = _VALID
         self._stamp[i] = now
+        self._probe[i] = now
         self._tries[i] = 0
         if was_pending:
             self._flush(i)

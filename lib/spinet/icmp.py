@@ -147,6 +147,13 @@ def ping(nic, dst, count, timeout_ms, size):
 def unreachable(nic, buf, ip, ihl, total, code):
     """Send destination unreachable about the datagram at buf[ip:] (we received it,
     unicast). Rate-limited; quotes the header and 8 bytes of payload."""
+    # RFC 1122 3.2.2: never about a link-layer broadcast (the frame being handled is
+    # still in the RX buffer, also when buf is the reassembly buffer), nor to a
+    # source that is not one host (0/8, 127/8; broadcast and multicast sources were
+    # dropped on input).
+    s0 = buf[ip + 12]
+    if nic._rx[config.FRAME_PAD] & 1 or s0 == 0 or s0 == 127:
+        return
     now = nic._now()
     if ticks_diff(now, nic._icmp_t) >= 1000 or ticks_diff(now, nic._icmp_t) < 0:
         nic._icmp_t = now

@@ -74,6 +74,7 @@ def _addr(addr):
 class socket(_Base):  # type: ignore[misc,valid-type]
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, nic=None, rx=None, tx=None,
                  _cb=None):
+        self._cb = None  # close()/__del__ must work if the constructor raises below
         if af != AF_INET:
             raise OSError(EAFNOSUPPORT)
         nic = nic or iface.default
