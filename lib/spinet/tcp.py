@@ -229,7 +229,9 @@ def _emit(t, flags, seq_off, n_data, data_k):
     nic = t.nic
     b = nic._tx
     l4 = nic._l4_off
-    mss_opt = t.mss if flags & wtcp.SYN else 0
+    # The MSS option says what we can receive (RFC 9293 3.7.1: MTU - 40), not the
+    # smaller of that and the peer's, which is only our sending limit (t.mss).
+    mss_opt = nic.mtu - IP_HDR - wtcp.HDR_LEN if flags & wtcp.SYN else 0
     hl = wtcp.HDR_LEN + (4 if mss_opt else 0)
     if n_data:
         t.tx.copy_out(data_k, b, l4 + hl, n_data)
@@ -336,12 +338,15 @@ def output(t, now):
             _arm_rtx(t, now)
         if send_fin:
             break
-    if t.snd_wnd == 0 and end - t.snd_nxt > 0 and t.snd_nxt == t.snd_una:
-        if t.t_persist == _OFF:  # zero window: probe it (RFC 9293 3.8.6.1)
+    if end - t.snd_nxt > 0 and t.snd_nxt == t.snd_una:
+        # Data waits with nothing in flight: the window is zero (probe it, RFC 9293
+        # 3.8.6.1) or too small for SWS avoidance, whose override timeout (RFC 9293
+        # 3.8.6.2.1) is the same timer: a lost window update must not stall us.
+        if t.t_persist == _OFF:
             t.t_persist = ticks_add(now, t.persist_ms)
             t.nic._schedule(t.t_persist)
     if not sent and t.ack_now:
-        _emit(t, wtcp.ACK, t.snd_nxt, 0, 0)
+        _emit(t, wtcp.ACK, _ack_seq(t), 0, 0)
     if t.keepalive and t.t_keep == _OFF:
         t.t_keep = ticks_add(now, config.TCP_KEEPIDLE_MS)
         t.nic._schedule(t.t_keep)
@@ -379,15 +384,27 @@ def send_rst_reply(nic, buf, ip, off, n_seg, flags, hl):
     nic._ip_send(wtcp.HDR_LEN)
 
 
+def _ack_seq(t):
+    """The sequence number for a segment without data: one the peer's acceptability
+    test (RFC 9293 3.10.7.4) passes, or its ACK field is never read.
+
+    Normally SND.MAX, not SND.NXT (BSD does the same): after a timeout SND.NXT goes
+    back below the peer's RCV.NXT, and two stacks would answer each other's
+    unacceptable ACKs with ACKs forever. Towards a zero window only SEG.SEQ =
+    RCV.NXT passes; the peer's last ACK told us that is SND.UNA (a refused window
+    probe byte leaves SND.MAX one above it)."""
+    return t.snd_una if t.snd_wnd == 0 else t.snd_max
+
+
 def _send_rst(t):
     """Abort: RST from our current send position (RFC 9293 3.10.5)."""
-    _emit(t, wtcp.RST | wtcp.ACK, t.snd_nxt, 0, 0)
+    _emit(t, wtcp.RST | wtcp.ACK, _ack_seq(t), 0, 0)
     t.nic._count[TCP_RST_TX] += 1
 
 
 def _challenge_ack(t):
     t.nic._count[TCP_CHALLENGE_ACK] += 1
-    _emit(t, wtcp.ACK, t.snd_nxt, 0, 0)
+    _emit(t, wtcp.ACK, _ack_seq(t), 0, 0)
 
 
 # --- life cycle -----------------------------------------------------------------------------
@@ -666,6 +683,14 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
 
     # --- synchronized states (and SYN-RECEIVED): RFC 9293 3.10.7.4 ---
     seg = wseq.offset(seq_hi, seq_lo, t.irs_hi, t.irs_lo)
+    if st == SYN_RCVD and seg == 0 and flags & wtcp.SYN and flags & wtcp.ACK and (
+            t.parent is None):
+        # Simultaneous open (RFC 9293 3.5 figure 8, line 6): the peer's SYN,ACK
+        # repeats the SYN we already took; what is new is its ACK, so take the
+        # segment without the SYN (Linux does the same). Answering it with our
+        # SYN,ACK again would ping-pong forever between two such stacks.
+        flags ^= wtcp.SYN
+        seg = 1
     seglen = dlen + (1 if flags & wtcp.SYN else 0) + (1 if flags & wtcp.FIN else 0)
     # First: sequence number acceptable?
     if not _acceptable(t, seg, seglen):
@@ -681,6 +706,12 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
         t.ack_now = True
         output(t, now)
         return
+    if t.keepalive:
+        # The peer is alive: the idle period starts over (RFC 1122 4.2.3.6: probe
+        # only when nothing has been received for the interval).
+        t.keep_probes = 0
+        t.t_keep = ticks_add(now, config.TCP_KEEPIDLE_MS)
+        nic._schedule(t.t_keep)
     # Second: RST (RFC 5961 3.2: reset only at exactly RCV.NXT, else challenge ACK).
     if flags & wtcp.RST:
         if seg != t.rcv_nxt:
@@ -721,7 +752,7 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
         t.ack_now = True
         output(t, now)
         return
-    if ack < t.snd_una - t.max_wnd - 1:
+    if ack < t.snd_una - t.max_wnd:
         cnt[TCP_OUT_OF_WINDOW] += 1  # RFC 5961 5.2: too old
         t.ack_now = True
         output(t, now)
@@ -822,7 +853,10 @@ def _ack_in(t, ack, seg, wnd, dlen, flags, now):
         if t.in_recovery:
             if ack >= t.recover:
                 t.in_recovery = False
+                # RFC 6582 3.2 step 3 (1): min(ssthresh, max(FlightSize, SMSS) + SMSS)
                 flight = t.snd_max - ack
+                if flight < mss:
+                    flight = mss
                 c = flight + mss if flight + mss < t.ssthresh else t.ssthresh
                 t.cwnd = c if c > mss else mss
             else:
@@ -853,6 +887,15 @@ def _ack_in(t, ack, seg, wnd, dlen, flags, now):
                 _enter_time_wait(t, now)
             elif st == LAST_ACK:
                 release(t)
+    elif ack == una and t.snd_wnd == 0 and t.t_persist != _OFF:
+        # An answer to a zero-window probe: the window is still shut but the peer is
+        # alive, so the connection stays (RFC 1122 4.2.2.17 MUST), and this is not a
+        # duplicate ACK (fast retransmit would send past the window). The probe byte
+        # was refused: it is unsent again, and the persist timer (not the RTO, which
+        # would back off and count retries) is in charge until the window opens.
+        t.retries = 0
+        t.snd_nxt = una
+        t.t_rtx = _OFF
     elif ack == una and dlen == 0 and not (flags & wtcp.FIN) and not window_changed and (
             t.snd_max > una):
         # A duplicate ACK (RFC 5681 2): three in a row mean a lost segment.
@@ -880,7 +923,12 @@ def _retransmit_first(t, now):
     if una < t.tx_seq:  # the SYN itself
         return
     end = t.tx_seq + t.tx.count
-    n = end - una
+    # Only bytes sent before (below SND.MAX): the first send may have been shorter
+    # than an MSS, and what lies past it may be beyond the peer's window. Sending it
+    # here would also leave SND.MAX behind the data, and the peer's ACK for it would
+    # then look like an ACK of unsent data (RFC 5961 5.2) forever.
+    top = t.snd_max if t.snd_max < end else end
+    n = top - una
     if n > t.mss:
         n = t.mss
     fin = t.fin_sent and una + n == end
@@ -1016,9 +1064,29 @@ def _rto_expired(t, now):
 def _probe_window(t, now):
     """Zero-window probe: one byte past the window (RFC 9293 3.8.6.1)."""
     st = t.state
-    if st < ESTABLISHED or t.snd_wnd:
+    if st < ESTABLISHED:
         return
     end = t.data_end()
+    if t.snd_wnd:
+        # SWS override timeout (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): the window is
+        # open but too small to pass sender SWS avoidance and nothing is in flight,
+        # so no ACK will come to change that: send what the window takes.
+        nxt = t.snd_nxt
+        n = end - nxt
+        if n > t.snd_wnd:
+            n = t.snd_wnd
+        if n > t.mss:
+            n = t.mss
+        if n > 0 and nxt == t.snd_una:
+            if nxt < t.snd_max:
+                t.n_retransmit += 1
+                t.nic._count[TCP_RETRANSMIT] += 1
+            _emit(t, wtcp.ACK | wtcp.PSH, nxt, n, nxt - t.tx_seq)
+            t.snd_nxt = nxt + n
+            if t.snd_nxt > t.snd_max:
+                t.snd_max = t.snd_nxt
+            _arm_rtx(t, now)
+        return
     if end > t.snd_nxt and t.snd_nxt == t.snd_una:
         _emit(t, wtcp.ACK, t.snd_nxt, 1, t.snd_nxt - t.tx_seq)
         t.snd_nxt += 1
@@ -1125,7 +1193,14 @@ def app_recv_into(t, dst, n, now):
     """Move up to n received bytes into dst; opens the window when it grows enough."""
     rx = t.rx
     before = t.rcv_wnd()
+    head = rx.head
     m = rx.read_into(dst, n)
+    if rx.count == 0 and m and t.asm.n:
+        # Ring.consume() rewinds an emptied ring to position 0, but out-of-order
+        # bytes sit past the in-order ones at head-relative places: keep the head
+        # where the bytes are (else the next hole fill exposes stale ring bytes).
+        head += m
+        rx.head = head - rx.size if head >= rx.size else head
     if m and t.state >= ESTABLISHED:
         after = t.rcv_wnd()
         # Window update when it opens by a useful amount (RFC 1122 4.2.3.3).
