@@ -14,7 +14,8 @@
 #   upload HOST PORT N        TCP client, sends N bytes of the pattern i % 251
 #   http PORT MAXREQ          firmware/examples/http_server.serve(), MAXREQ connections
 # Every role prints "ready" once the Interface is up, its result lines, then
-# "stats name=value ..." (all counters) and exits 0 (1 on an error, with "error ...").
+# "stats name=value ..." (all counters), "netstat ..." per control block left and
+# "arp IP MAC STATE" per ARP entry, and exits 0 (1 on an error, with "error ...").
 
 import sys
 
@@ -227,6 +228,8 @@ def main(argv):
     print("stats " + " ".join("%s=%d" % (k, st[k]) for k in sorted(st)))
     for ln in nic.netstat():
         print("netstat " + ln)
+    for e in nic.arp_table():
+        print("arp %s %s %s" % (e[0], e[1], e[2]))
 
 
 if __name__ == "__main__":

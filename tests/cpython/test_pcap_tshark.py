@@ -6,61 +6,17 @@
 # or error, and exactly the frames the scenario produced. A second capture with
 # deliberately broken frames proves the same checks do fail.
 #
-# Without tshark the tests skip, except under CI=true, where they fail.
-import os
-import shutil
-import subprocess
-
-import pytest
-
+# Without tshark the tests skip, except under CI=true, where they fail (tests/tshark.py).
 import support
 from boards.sim.pcap import PcapWriter, read_pcap
 
-# Wireshark's checksum status values (epan/proto.h PROTO_CHECKSUM_E_*)
-BAD, GOOD, UNVERIFIED, NOT_PRESENT = "0", "1", "2", "3"
-SEV_WARN = 0x00600000  # _ws.expert.severity: chat 0x200000 < note 0x400000 < warn < error 0x800000
-CHECK = ["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]  # ICMP is always checked
-PROBLEMS = ("_ws.malformed || _ws.expert.severity >= 0x%x || ip.checksum.status == 0 || "
-            "udp.checksum.status == 0 || icmp.checksum.status == 0" % SEV_WARN)
+from tshark import BAD, GOOD, PROBLEMS, SEV_WARN, UNVERIFIED
+from tshark import count as _count
+from tshark import expert as _expert
+from tshark import fields as _fields
 
 UDP_SIZES = list(range(0, 1473, 97))
 PING_SIZES = (0, 1, 56, 1000, 1472)
-
-
-def _tshark():
-    path = shutil.which("tshark")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tshark not installed, and CI=true forbids skipping "
-                        "(apt-get install tshark)")
-        pytest.skip("tshark not installed (apt-get install tshark)")
-    return path
-
-
-def _run(args):
-    r = subprocess.run([_tshark()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=120, check=False)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")
-    return r.stdout.decode()
-
-
-def _lines(pcap, *args):
-    out = _run(["-r", str(pcap)] + CHECK + list(args))
-    return [ln for ln in out.splitlines() if ln.strip()]
-
-
-def _fields(pcap, *names):
-    args = ["-T", "fields", "-E", "separator=|"]
-    for n in names:
-        args += ["-e", n]
-    rows = []
-    for ln in _lines(pcap, *args):
-        rows.append([c.split(",") if c else [] for c in ln.split("|")])
-    return rows
-
-
-def _count(pcap, display_filter):
-    return len(_lines(pcap, "-Y", display_filter))
 
 
 def _scenario(path):
@@ -127,7 +83,7 @@ def test_scenario_clean_in_tshark(tmp_path):
 
     # 1. The expert summary lists no errors or warnings (it prints nothing at all
     #    for a capture without expert items).
-    expert = _run(["-r", str(pcap), "-q", "-z", "expert"] + CHECK)
+    expert = _expert(pcap)
     assert "Errors" not in expert and "Warns" not in expert, expert
 
     # 2. No frame matches the problem filter.
@@ -194,5 +150,5 @@ def test_tshark_check_catches_corruption(tmp_path):
     assert rows[0][2] == [BAD] and rows[1][1] == [BAD] and rows[2][3] == [BAD]
     assert rows[3][4] and not rows[4][4]
     assert rows[4][1:4] == [[GOOD], [GOOD], []]
-    expert = _run(["-r", str(pcap), "-q", "-z", "expert"] + CHECK)
+    expert = _expert(pcap)
     assert "Errors" in expert and "Bad checksum" in expert and "Bad length" in expert
