@@ -64,9 +64,10 @@ def _read_head(c, buf):
 
 
 def _head(c, status, length, ctype="text/plain", extra=""):
-    c.sendall(("HTTP/1.1 %d %s\r\nServer: spinet\r\nContent-Type: %s\r\n"
-               "Content-Length: %d\r\nConnection: close\r\n%s\r\n")
-              % (status, _REASONS[status], ctype, length, extra))
+    head = ("HTTP/1.1 %d %s\r\nServer: spinet\r\nContent-Type: %s\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n%s\r\n"
+            % (status, _REASONS[status], ctype, length, extra))
+    c.sendall(head.encode())
 
 
 def _simple(c, status, send_body, extra=""):

@@ -289,6 +289,8 @@ class socket(_Base):  # type: ignore[misc,valid-type]
 
     def _tcp_send(self, cb, data, blocking_all):
         """Queue data; returns the count queued (all of it if blocking_all)."""
+        if isinstance(data, str):
+            data = data.encode()  # MicroPython's sockets take str as its UTF-8 bytes
         n = len(data)
         mv = memoryview(data)
         done = 0

@@ -12,6 +12,7 @@ from boards.sim.pcap import PcapWriter, read_pcap
 
 from tshark import BAD, GOOD, PROBLEMS, SEV_WARN, UNVERIFIED
 from tshark import count as _count
+import tshark
 from tshark import expert as _expert
 from tshark import fields as _fields
 
@@ -152,3 +153,8 @@ def test_tshark_check_catches_corruption(tmp_path):
     assert rows[4][1:4] == [[GOOD], [GOOD], []]
     expert = _expert(pcap)
     assert "Errors" in expert and "Bad checksum" in expert and "Bad length" in expert
+    # The filtered list the real-peer tests check keeps every one of them.
+    found = tshark.warnings(pcap)
+    assert sorted((proto, s.split(" [")[0]) for _, proto, s in found) == [
+        ("ICMP", "Bad checksum"), ("IPv4", "Bad checksum"), ("UDP", "Bad checksum"),
+        ("UDP", "Bad length value 64 > IP payload length")], found
