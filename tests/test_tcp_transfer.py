@@ -258,6 +258,15 @@ def test_recv_on_unconnected_stream_is_enotconn():
     _raises(ENOTCONN, ls.recv, 1)
 
 
+def test_str_is_sent_as_utf8_as_on_micropython():
+    seg, clock, a, b, c, s, ls = tcp_apps.tcp_pair()
+    assert s.send("h\u00e9") == 3
+    s.sendall("llo")
+    s.write("!")
+    seg.run(300)
+    assert c.recv(100) == b"h\xc3\xa9llo!"
+
+
 def test_recv_after_peer_close_is_empty():
     seg, clock, a, b, c, s, ls = tcp_apps.tcp_pair()
     s.send(b"bye")

@@ -114,6 +114,12 @@ def test_sendto_frame_byte_exact():
                                                             b"hi there"), ident=f["id"]))
     assert out[0] == pad60(want)
     assert moved(nic, before) == {"tx_frames": 1, "ip_tx": 1, "udp_tx": 1}
+    # A str goes out as its UTF-8 bytes, as MicroPython's sockets send it.
+    assert s.sendto("hi there", (IP_PEER, 6000)) == 8
+    out = lan.take()
+    assert len(out) == 1
+    g = parse(out[0])
+    assert g["udp_csum_ok"] and g["data"] == b"hi there", g
     s.close()
 
 

@@ -274,6 +274,8 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         return self._send_dgram(cb, data, a, port)
 
     def _send_dgram(self, cb, data, a, port):
+        if isinstance(data, str):
+            data = data.encode()  # as MicroPython's sockets take str
         n = _udp_sendto(self._nic, cb, data, len(data), a, port)
         if n < 0:
             raise OSError(-n)
