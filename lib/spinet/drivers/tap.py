@@ -8,6 +8,7 @@ import fcntl
 import os
 import select
 import struct
+import time
 
 _TUNSETIFF = 0x400454CA
 _IFF_TAP = 0x0002
@@ -24,6 +25,25 @@ class Tap:
         self.mac = bytes(mac) if mac else b"\x02\x53\x50\x4e\x00\x01"
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
+        self._wait_operational(3.0)
+
+    def _wait_operational(self, limit_s):
+        # Opening the TAP gives the kernel side carrier, but the kernel starts
+        # transmitting on it only when its link watcher has run (up to a second
+        # later; until then it drops what it sends, ARP replies included). The
+        # operstate turns "up" at that moment, like a PHY's link after negotiation.
+        end = time.monotonic() + limit_s
+        while time.monotonic() < end:
+            if self._operstate() == "up":
+                return
+            time.sleep(0.01)
+
+    def _operstate(self):
+        try:
+            with open("/sys/class/net/%s/operstate" % self.ifname) as f:
+                return f.read().strip()
+        except OSError:
+            return ""
 
     def send(self, frame):
         os.write(self._fd, frame)
@@ -35,11 +55,7 @@ class Tap:
             return 0
 
     def link_up(self):
-        try:
-            with open("/sys/class/net/%s/operstate" % self.ifname) as f:
-                return f.read().strip() in ("up", "unknown")
-        except OSError:
-            return False
+        return self._operstate() in ("up", "unknown")
 
     def wait(self, timeout_ms):
         self._poll.poll(timeout_ms if timeout_ms > 0 else 0)
