@@ -31,12 +31,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vboard(args: argparse.Namespace) -> int:
+    from host_tools import vboard
+
+    return vboard.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     p = sub.add_parser("demo", help="two spinet stacks on a simulated segment, on CPython and MicroPython")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("vboard", help="a virtual board: the MicroPython unix port on a pty, "
+                       "acting like a Pico's USB REPL")
+    p.add_argument("--flash", help="folder that is the board's flash (default: a temp dir)")
+    p.add_argument("--board", choices=["sim_w5500", "sim_enc28j60"],
+                   help="wire an emulated chip to the board's SPI bus")
+    p.add_argument("--link", default="sim", help="the chip's wire: sim, tap:NAME, packet:IFNAME")
+    p.add_argument("--forward", action="append", metavar="HOST:BOARD",
+                   help="forward 127.0.0.1:HOST to the board's TCP port BOARD (link sim)")
+    p.add_argument("--heapsize", help="MicroPython heap, e.g. 192K")
+    p.add_argument("--flash-size", type=int, help="flash size in bytes (default 1.375 MB)")
+    p.set_defaults(func=cmd_vboard)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -189,20 +189,23 @@ class _Board:
     link = _env("VBOARD_LINK") or ""
     flash = ROOT
 
-    def wire(self, mac=b"\x02\x00\x00\x00\x00\x00"):
-        """The emulated chip's wire side: a LAN driver to the virtual board's link
-        (the chip filters by its own MAC, so the wire's is only a label)."""
+    def wire(self, mac=None):
+        """The emulated chip's wire side: a LAN driver to the virtual board's link.
+        mac: the chip's MAC, where known (an AF_PACKET link skips its own frames by
+        it); the chip filters what it receives itself."""
         kind, _, arg = self.link.partition(":")
         if kind == "udp":
             from boards.sim.udplink import UdpLink
 
             local, _, peer = arg.partition(":")
-            return UdpLink(mac, int(local), int(peer))
+            return UdpLink(mac or b"\x02\x00\x00\x00\x00\x00", int(local), int(peer))
         if kind == "packet":
-            sys.path.append(REPO + "/lib")
-            from spinet.drivers.packet import PacketSocket
-
-            return PacketSocket(arg, mac=mac)
+            # The host driver is part of the board's wiring, not of its flash: load
+            # it from the repository by file, so no repository path joins sys.path.
+            g = {"__name__": "vboard_packet"}
+            with _open(REPO + "/lib/spinet/drivers/packet.py") as f:
+                exec(f.read(), g)
+            return g["PacketSocket"](arg, mac=mac)
         raise OSError("vboard: no link %r" % self.link)
 
 
