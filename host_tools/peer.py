@@ -2,9 +2,8 @@
 
 A spinet stack at 192.0.2.1/24 on a loopback UDP link (boards/sim/udplink.py) whose
 other end is the emulated chip inside the virtual board. It runs in a thread and
-serves what a small LAN would: DHCP (192.0.2.100-150) and DNS (``peer.lan`` and
-``echo.lan`` = 192.0.2.1) when spinet's servers are present (boards/sim), TCP and UDP
-echo on port 7, and forwards host TCP ports on 127.0.0.1 to the board, so
+serves TCP and UDP echo on port 7, and forwards host TCP ports on 127.0.0.1 to the
+board (static address 192.0.2.2; DHCP and DNS on this link are still to come), so
 ``curl http://127.0.0.1:8080/`` reaches a server on the board's port 80.
 Every frame on the link can be written to a pcap (``capture=PATH``).
 
@@ -35,7 +34,6 @@ BOARD_IP = "192.0.2.2"  # the board's static fallback (firmware/boot.py)
 MASK = "255.255.255.0"
 PEER_MAC = b"\x02\x00\x5e\x00\x02\x01"
 ECHO_PORT = 7
-NAMES = {"peer.lan": PEER_IP, "echo.lan": PEER_IP}
 
 
 def free_udp_port():
@@ -148,13 +146,12 @@ class _Forward:
 
 
 class SimPeer:
-    def __init__(self, forward=(), capture=None, log=None, dhcp=True):
+    def __init__(self, forward=(), capture=None, log=None):
         self.port = free_udp_port()
         self.board_port = free_udp_port()
         self.forward = list(forward)
         self.capture = capture
         self.log = log or (lambda m: None)
-        self.dhcp = dhcp
         self._stop = threading.Event()
         self._thread = None
         self.error = None
@@ -190,14 +187,7 @@ class SimPeer:
 
     # -- services ------------------------------------------------------------------
     def _start_servers(self, nic):
-        servers = []
-        try:  # spinet's DHCP and DNS test servers (boards/sim), where present
-            from boards.sim import dhcp_server, dns_server  # type: ignore
-            if self.dhcp:
-                servers.append(dhcp_server.for_vboard(nic, PEER_IP, "192.0.2.100", 51))
-            servers.append(dns_server.for_vboard(nic, NAMES))
-        except ImportError:
-            pass
+        servers = []  # services with a step() method, run in the peer's loop
         ls = nic.socket(ssocket.AF_INET, ssocket.SOCK_STREAM, rx=4096, tx=4096)
         ls.bind(("", ECHO_PORT))
         ls.listen(4)

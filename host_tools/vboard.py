@@ -18,7 +18,7 @@ plain ``mpremote connect /dev/pts/N ...`` works.
 
 With ``--board``, an emulated chip (boards/sim) answers the board's SPI bus. Its
 wire is the ``--link``: ``sim`` is a loopback UDP link to a host-side peer that
-lives in this process (a spinet stack at 192.0.2.1 that serves DHCP, DNS, TCP/UDP
+lives in this process (a spinet stack at 192.0.2.1 that serves TCP/UDP
 echo on port 7 and forwards host TCP ports to the board, see host_tools/peer.py);
 ``packet:IF`` puts the chip on a Linux interface (in a namespace); ``tap:NAME``
 relays a TAP device to the chip over the loopback link.
