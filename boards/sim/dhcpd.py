@@ -116,7 +116,8 @@ class DhcpServer(UdpHost):
         m = {"type": NAMES.get(mtype, str(mtype)), "xid": data[4:8],
              "secs": (data[8] << 8) | data[9], "flags": (data[10] << 8) | data[11],
              "ciaddr": ntoa(data[12:16]), "chaddr": bytes(data[28:34]), "options": o,
-             "src_ip": ntoa(src_ip), "t": self.clock.now,
+             "src_ip": ntoa(src_ip), "t": self.clock.now, "dst_ip": ntoa(self.last_dst[1]),
+             "dst_mac": self.last_dst[0],
              "requested": ntoa(o[50]) if 50 in o else None,
              "server_id": ntoa(o[54]) if 54 in o else None,
              "hostname": o[12].decode() if 12 in o else None}

@@ -117,6 +117,7 @@ class UdpHost:
             return
         u = ip[ihl:]
         sport, dport, ulen = struct.unpack(">HHH", u[:6])
+        self.last_dst = (bytes(f[0:6]), bytes(dip))  # for servers' logs
         self.udp(f[6:12], ip[12:16], sport, dport, u[8:ulen])
 
     def arp_seen(self, op, sha, spa, tpa):

@@ -26,7 +26,7 @@
 
 from . import config
 from .compat import const, getrandbits, random16, ticks_add, ticks_diff
-from .counters import ARP_TX, UDP_TX
+from .counters import ARP_TX, IP_TX, UDP_TX
 from .wire import arp as warp
 from .wire import dhcp as wd
 from .wire import ethernet, ipv4
@@ -100,6 +100,7 @@ class Dhcp:
         self._xid = bytearray(4)
         self._addr = bytearray(4)  # offered / requested / leased address
         self._server = bytearray(4)  # server identifier (option 54)
+        self._srv_mac = bytearray(6)  # where its ACK came from (server, or relay agent)
         self._mask = bytearray(4)
         self._gw = bytearray(4)
         self._dns = bytearray(4 * config.DNS_SERVERS)
@@ -430,6 +431,13 @@ class Dhcp:
             self._req_t = now
         nic._count[UDP_TX] += 1
         self.count[TX] += 1
+        if mtype == wd.RELEASE:
+            # Straight to the MAC the ACK came from: the Interface goes down next, so
+            # there is no time to resolve the server's address first.
+            ethernet.build(t, config.FRAME_PAD, self._srv_mac, nic.mac, ethernet.TYPE_IPV4)
+            nic._count[IP_TX] += 1
+            nic._xmit(nic._txmv, ethernet.HDR_LEN + ipv4.HDR_LEN + ulen)
+            return
         nic._ip_send(ulen)
 
     # --- input ------------------------------------------------------------------------
@@ -484,7 +492,7 @@ class Dhcp:
             self._nic._schedule(self._next)
             return
         if mtype == wd.ACK:
-            self._ack(buf, off, sid, now)
+            self._ack(buf, ip, off, sid, now)
             return
         if mtype == wd.NAK:
             if st not in (REQUESTING, RENEWING, REBINDING, REBOOTING):
@@ -507,7 +515,7 @@ class Dhcp:
             return
         c[UNEXPECTED] += 1
 
-    def _ack(self, buf, off, sid, now):
+    def _ack(self, buf, ip, off, sid, now):
         c = self.count
         st = self.state
         if st not in (REQUESTING, RENEWING, REBINDING, REBOOTING):
@@ -525,6 +533,10 @@ class Dhcp:
             c[BAD_OPTION] += 1  # RFC 2131 table 3: an ACK to a REQUEST MUST give a lease
             return
         c[ACKS] += 1
+        m = self._srv_mac
+        e = ip - ethernet.HDR_LEN + 6  # the frame's source MAC
+        for k in range(6):
+            m[k] = buf[e + k]
         cap = config.DHCP_LEASE_MAX_S
         lease = wd.u32_capped(buf, offs[wd.S_LEASE], cap)
         if lease < 1:
