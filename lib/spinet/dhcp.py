@@ -533,10 +533,11 @@ class Dhcp:
             c[BAD_OPTION] += 1  # RFC 2131 table 3: an ACK to a REQUEST MUST give a lease
             return
         c[ACKS] += 1
-        m = self._srv_mac
-        e = ip - ethernet.HDR_LEN + 6  # the frame's source MAC
-        for k in range(6):
-            m[k] = buf[e + k]
+        sm = self._srv_mac
+        e = ip - ethernet.HDR_LEN + 6  # the frame's source MAC (not after reassembly)
+        if e >= 0:
+            for k in range(6):
+                sm[k] = buf[e + k]
         cap = config.DHCP_LEASE_MAX_S
         lease = wd.u32_capped(buf, offs[wd.S_LEASE], cap)
         if lease < 1:
