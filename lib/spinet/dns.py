@@ -40,14 +40,14 @@ EAI_AGAIN = const(-3)
 EAI_FAIL = const(-4)
 
 # results of one query
-_WAIT = const(0)
-_OK = const(1)
-_CNAME = const(2)  # the chain ends in a name the server did not resolve: ask again
-_NXDOMAIN = const(3)
-_NODATA = const(4)
-_FAIL = const(5)  # truncated, or a chain too long
-_REFUSED = const(6)  # SERVFAIL, REFUSED, ...: try the next server
-_UNREACH = const(7)  # could not be sent (no route)
+R_WAIT = const(0)
+R_OK = const(1)
+R_CNAME = const(2)  # the chain ends in a name the server did not resolve: ask again
+R_NXDOMAIN = const(3)
+R_NODATA = const(4)
+R_FAIL = const(5)  # truncated, or a chain too long
+R_REFUSED = const(6)  # SERVFAIL, REFUSED, ...: try the next server
+R_UNREACH = const(7)  # could not be sent (no route)
 
 # counters
 TX = const(0)
@@ -82,7 +82,7 @@ class Resolver:
         self.port = 0  # source port of the outstanding query; 0: none
         self._id = 0
         self._srv = bytearray(4)
-        self.result = _WAIT
+        self.result = R_WAIT
         self.addr = bytearray(4)
         self.ttl = 0
         self._hops = 0
@@ -166,17 +166,17 @@ class Resolver:
             r = self._ask(servers)
             if self.ttl < ttl:
                 ttl = self.ttl
-            if r == _OK:
+            if r == R_OK:
                 addr = bytes(self.addr)
                 self._store(name, addr, ttl, nic._now())
                 return addr
-            if r == _CNAME:
+            if r == R_CNAME:
                 self._q[0:self._tlen] = memoryview(self._t)[0:self._tlen]
                 self._qlen = self._tlen
                 continue
-            if r == _NXDOMAIN or r == _NODATA:
+            if r == R_NXDOMAIN or r == R_NODATA:
                 raise OSError(EAI_NONAME)
-            if r == _FAIL or r == _REFUSED:
+            if r == R_FAIL or r == R_REFUSED:
                 raise OSError(EAI_FAIL)
             raise OSError(EAI_AGAIN)
 
@@ -187,24 +187,24 @@ class Resolver:
         for _ in range(config.DNS_ROUNDS):
             for s in servers:
                 self._send(s)
-                if self.result == _WAIT:
+                if self.result == R_WAIT:
                     nic._wait_until(self._done, config.DNS_TIMEOUT_MS)
                 r = self.result
                 self.port = 0  # later answers to this query go nowhere
-                if r == _WAIT:
+                if r == R_WAIT:
                     self.count[TIMEOUT] += 1
                     continue
-                if r == _REFUSED:
+                if r == R_REFUSED:
                     refused = True
                     continue
-                if r == _UNREACH:
+                if r == R_UNREACH:
                     continue
                 return r
         self.ttl = config.DNS_TTL_MAX_S
-        return _REFUSED if refused else _WAIT
+        return R_REFUSED if refused else R_WAIT
 
     def _done(self):
-        return self.result != _WAIT
+        return self.result != R_WAIT
 
     def _send(self, server):
         nic = self._nic
@@ -212,7 +212,7 @@ class Resolver:
         self.port = 0
         self.port = nic._ephemeral(SOCK_DGRAM)  # RFC 5452 9.2: a random source port
         ipv4.copy4(self._srv, 0, server, 0)
-        self.result = _WAIT
+        self.result = R_WAIT
         self.ttl = config.DNS_TTL_MAX_S
         t = nic._tx
         l4 = nic._l4_off
@@ -223,7 +223,7 @@ class Resolver:
         nic._count[UDP_TX] += 1
         self.count[TX] += 1
         if nic._ip_send(ulen) < 0:
-            self.result = _UNREACH
+            self.result = R_UNREACH
 
     # --- input (from the UDP layer; allocation-free) -----------------------------------
 
@@ -231,7 +231,7 @@ class Resolver:
         """A datagram to our query's port: the message is buf[off:off+n]."""
         c = self.count
         c[RX] += 1
-        if self.result != _WAIT:
+        if self.result != R_WAIT:
             c[LATE] += 1
             return
         if sport != wdns.PORT or not ipv4.eq4(buf, ip + 12, self._srv, 0):
@@ -263,16 +263,16 @@ class Resolver:
             return
         if f & wdns.FLAG_TC:
             c[TRUNCATED] += 1  # no TCP fallback: a failure, not a partial answer
-            self.result = _FAIL
+            self.result = R_FAIL
             return
         rcode = buf[off + 3] & 0x0F
         if rcode == wdns.RCODE_NXDOMAIN:
             c[NXDOMAIN] += 1
-            self.result = _NXDOMAIN
+            self.result = R_NXDOMAIN
             return
         if rcode:
             c[RCODE] += 1
-            self.result = _REFUSED
+            self.result = R_REFUSED
             return
         self._answers(buf, off, end, p + 4, wdns.u16(buf, off + 6))
 
@@ -318,7 +318,7 @@ class Resolver:
                 ipv4.copy4(self.addr, 0, buf, self._hit)
                 self.ttl = ttl
                 self._count_unasked(buf, msg, end, p, an, cur)
-                self.result = _OK
+                self.result = R_OK
                 return
             # CNAME: its target becomes the name looked for.
             k = wdns.expand(buf, msg, end, self._hit, self._t, 0)
@@ -331,10 +331,10 @@ class Resolver:
             c[CNAMES] += 1
             self._hops += 1
             if self._hops > config.DNS_CNAME_MAX:
-                self.result = _FAIL
+                self.result = R_FAIL
                 return
         self.ttl = ttl
-        self.result = _CNAME if chained else _NODATA
+        self.result = R_CNAME if chained else R_NODATA
 
     def _count_unasked(self, buf, msg, end, p, an, final):
         """Count A records in the answer for names that are neither the question nor
