@@ -13,7 +13,8 @@
 
 from . import config
 from .arp import FAILED, Arp
-from .compat import EHOSTUNREACH, EMFILE, const, getrandbits, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from .compat import EHOSTUNREACH, EMFILE, getrandbits, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from .compat import const
 from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
                        IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
                        IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
