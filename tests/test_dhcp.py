@@ -506,3 +506,12 @@ def test_first_message_and_overrun_option():
     st = nic.stats()
     assert st["dhcp_malformed"] == 1 and st["dhcp_bad_option"] == 1 and st["dhcp_offer"] == 0
     assert IP_PEER  # (support import kept for the helpers above)
+
+
+def test_dhcp4_true_again_keeps_the_lease():
+    seg, clock, srv, nic, p = lab()
+    assert seg.run_until(lambda: bound(nic), 30000)
+    n = len(srv.log)
+    nic.ipconfig(dhcp4=True)
+    seg.run(1000)
+    assert bound(nic) and len(srv.log) == n

@@ -218,6 +218,8 @@ class Interface:
             d = Dhcp(self)
             self._dhcp = d
         if d.on:
+            if last is None:
+                return  # already running (as lwIP: dhcp4=True again changes nothing)
             d.stop(self._now())
         d.on = True
         if self._ip_hi or self._ip_lo:
