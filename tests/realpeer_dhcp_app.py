@@ -3,14 +3,15 @@
 # a kernel-side TCP server, forces a renew, and releases the lease on the way out.
 # Restricted Python: runs on CPython and on the MicroPython unix port.
 #
-#   realpeer_dhcp_app.py DRIVER IFNAME HOSTNAME NAME PORT [RENEW_DELAY_S]
+#   realpeer_dhcp_app.py DRIVER IFNAME HOSTNAME NAME PORT [RENEW_DELAY_S [HOLD_S]]
 #
 # Prints, in order:
 #   "bound addr=A mask=M gw=G dns=D lease=S t1=S t2=S"
 #   "resolved name=NAME addr=A"
 #   "tcp sent=N"
 #   "renewed acks=N lease=S elapsed=S"     (after RENEW_DELAY_S seconds, default 3)
-#   "stats name=value ..."                  then exits 0 (1 with "error ..." on failure)
+#   "stats name=value ..."                  then keeps the lease HOLD_S seconds (default
+#                                           0), releases it and exits 0 (1 with "error ...")
 
 import sys
 
@@ -38,6 +39,7 @@ def run_until(nic, pred, ms):
 def main(argv):
     kind, ifname, hostname, name, port = argv[0], argv[1], argv[2], argv[3], int(argv[4])
     delay = int(argv[5]) if len(argv) > 5 else 3
+    hold = int(argv[6]) if len(argv) > 6 else 0
     if kind == "tap":
         from spinet.drivers.tap import Tap
         drv = Tap(ifname)
@@ -74,6 +76,7 @@ def main(argv):
     print("renewed acks=%d lease=%d elapsed=%d" % (nic.stats()["dhcp_ack"], info[3], info[6]))
     st = nic.stats()
     print("stats " + " ".join("%s=%d" % (k, st[k]) for k in sorted(st)))
+    run_until(nic, lambda: False, hold * 1000)
     nic.active(False)  # RELEASE
     sleep_ms(300)  # the RELEASE is on the wire before the driver goes away
 
