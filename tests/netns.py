@@ -401,6 +401,8 @@ class Lab:
                 "--dhcp-option=option:router," + KERNEL_IP,
                 "--dhcp-option=option:dns-server," + KERNEL_IP,
                 "--domain=spinet.test", "--address=/spinet.test/" + KERNEL_IP]
+        if isinstance(self.want_dnsmasq, (list, tuple)):
+            argv += list(self.want_dnsmasq)  # dnsmasq=[extra options]: host records etc.
         self.dnsmasq = self.popen(argv, name="dnsmasq", timeout=3600)
         end = time.monotonic() + 10
         while time.monotonic() < end:

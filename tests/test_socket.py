@@ -349,8 +349,11 @@ def test_ipconfig():
     raises(ValueError, nic.ipconfig, "bogus")
     raises_any(ValueError, nic.ipconfig, bogus=1)
     raises_any(ValueError, nic.ipconfig, addr4="192.0.2.9/33")
-    raises_any(ValueError, nic.ipconfig, dhcp4=True)  # not yet
     assert nic.ipconfig("addr4") == ("192.0.2.11", "255.255.255.128")
+    nic.ipconfig(dhcp4=True)  # DHCP (tests/test_dhcp.py): the static address goes
+    assert nic.ipconfig("dhcp4") is True and nic.ipconfig("addr4")[0] == "0.0.0.0"
+    nic.ipconfig(dhcp4=False)
+    assert nic.ipconfig("dhcp4") is False
 
 
 def test_link_state_isconnected_status():

@@ -72,6 +72,33 @@ TCP_KEEPINTVL_MS = const(75_000)
 TCP_KEEPCNT = const(9)
 TCP_ASSEMBLER_RANGES = const(4)  # out-of-order holes tracked per connection
 
+# --- DHCP client (RFC 2131, RFC 2132, RFC 5227) ---------------------------------------
+# State: 1.6 KB on the 64-bit unix port once DHCP is turned on, nothing before
+# (measured by tests/mpy/test_dhcp_dns_memory.py; a 32-bit board needs less).
+DHCP_DISCOVER_MS = const(4000)  # first retransmission gap; doubles (RFC 2131 4.1)
+DHCP_BACKOFF_MAX_MS = const(64000)  # the gap stops doubling here (RFC 2131 4.1)
+DHCP_JITTER_MS = const(1000)  # every gap is randomised by +- this (RFC 2131 4.1)
+DHCP_REQUEST_TRIES = const(4)  # REQUESTs for an offer before discovery restarts
+DHCP_REBOOT_TRIES = const(2)  # INIT-REBOOT REQUESTs before discovery (or keeping the lease)
+DHCP_RENEW_MIN_S = const(60)  # floor of the RENEWING/REBINDING retransmission gap (4.4.5)
+DHCP_PROBES = const(2)  # ARP probes of an offered address (RFC 5227 uses 3; a LAN needs fewer)
+DHCP_PROBE_GAP_MS = const(300)  # between probes
+DHCP_PROBE_WAIT_MS = const(700)  # quiet time after the last probe before the address is used
+DHCP_DECLINE_WAIT_MS = const(10000)  # after a DECLINE, before discovery (RFC 2131 3.1.5)
+DHCP_NAK_WAIT_MS = const(1000)  # after a NAK, before discovery (no NAK storms)
+DHCP_LEASE_MAX_S = const(0x10000000)  # lease/T1/T2 beyond this (8.5 years, "infinite") are cut
+DHCP_TIMEOUT_MS = const(10000)  # ifconfig("dhcp") blocks this long at most (as MicroPython)
+
+# --- DNS resolver (RFC 1035, RFC 5452) ----------------------------------------------
+# State: 1.4 KB (64-bit unix port) plus the cached names, made on the first
+# getaddrinfo() of a name.
+DNS_SERVERS = const(3)  # servers remembered and tried in turn (from DHCP or ipconfig(dns=))
+DNS_CACHE_ENTRIES = const(4)  # cached names; each ~40 bytes plus the name string
+DNS_TIMEOUT_MS = const(2000)  # wait for one server's answer before asking the next
+DNS_ROUNDS = const(2)  # passes over the server list before giving up (EAI_AGAIN)
+DNS_CNAME_MAX = const(8)  # CNAME links followed for one name
+DNS_TTL_MAX_S = const(86400)  # cached for at most a day, whatever the TTL says
+
 
 def check(mtu=MTU, arp_entries=ARP_ENTRIES, arp_queue=ARP_QUEUE_SLOTS,
           reasm_bytes=REASM_BYTES, sockets=SOCKETS, udp_rx_bytes=UDP_RX_BYTES,
@@ -102,4 +129,10 @@ def check(mtu=MTU, arp_entries=ARP_ENTRIES, arp_queue=ARP_QUEUE_SLOTS,
         raise ValueError("tcp listen bounds")
     if EPHEMERAL_FIRST > EPHEMERAL_LAST:
         raise ValueError("ephemeral range")
+    if not DHCP_JITTER_MS < DHCP_DISCOVER_MS <= DHCP_BACKOFF_MAX_MS < (1 << 29):
+        raise ValueError("dhcp backoff")
+    if DHCP_LEASE_MAX_S >= (1 << 29) or DHCP_PROBES < 1:
+        raise ValueError("dhcp bounds")
+    if not 1 <= DNS_SERVERS <= 3 or DNS_CACHE_ENTRIES < 0 or DNS_TTL_MAX_S * 1000 >= (1 << 29):
+        raise ValueError("dns bounds")  # a cached entry's expiry must fit ticks_diff
     return True

@@ -14,6 +14,7 @@
 from . import config
 from .arp import FAILED, Arp
 from .compat import EHOSTUNREACH, EMFILE, getrandbits, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from .compat import const
 from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
                        IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
                        IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
@@ -26,6 +27,8 @@ _PAD = config.FRAME_PAD
 _IP_OFF = config.FRAME_PAD + ethernet.HDR_LEN
 _L4_OFF = _IP_OFF + ipv4.HDR_LEN
 _PING_TIMEOUT_MS = config.PING_TIMEOUT_MS
+_DHCP_PROBING = const(4)  # spinet.dhcp.PROBING (dhcp.py loads only when DHCP is used)
+_DHCP_BOUND = const(5)  # spinet.dhcp.BOUND
 
 # The Interface most recently activated: what spinet.socket uses.
 default = None
@@ -67,6 +70,9 @@ class Interface:
         self._time_wait_ms = config.TCP_TIME_WAIT_MS
         self._isn_key = bytes(getrandbits(8) for _ in range(16))  # RFC 6528 secret
         self._set_addr(ipv4.ANY, ipv4.ANY, ipv4.ANY, ipv4.ANY)
+        self._dns_list = []  # type: list[bytes]  # DNS servers, at most config.DNS_SERVERS
+        self._dhcp = None  # spinet.dhcp.Dhcp once ipconfig(dhcp4=True) is used
+        self._dns_res = None  # spinet.dns.Resolver once a name is resolved
         self._active = False
         self._link = False
         self._link_t = 0
@@ -93,7 +99,11 @@ class Interface:
             self._schedule(ticks_add(self._link_t, config.LINK_CHECK_MS))
             if self._ip_hi or self._ip_lo:
                 self._arp.announce()
+            if self._dhcp is not None and self._dhcp.on:
+                self._dhcp.start(self._link_t)  # discovery, or INIT-REBOOT of .last
         elif not on and self._active:
+            if self._dhcp is not None:
+                self._dhcp.stop(self._now())  # RELEASE the lease (RFC 2131 4.4.6)
             self._active = False
             if default is self:
                 default = None
@@ -116,10 +126,19 @@ class Interface:
         if cfg is None:
             return (ipv4.ntoa(self._ip), ipv4.ntoa(self._mask), ipv4.ntoa(self._gw),
                     ipv4.ntoa(self._dns))
+        if cfg == "dhcp":
+            # As MicroPython's lwIP NICs: start DHCP and block until an address is
+            # bound, at most DHCP_TIMEOUT_MS.
+            self._dhcp_start(None)
+            if not self._wait_until(self._dhcp_bound, config.DHCP_TIMEOUT_MS):
+                raise OSError("timeout waiting for DHCP to get IP address")
+            return None
         if len(cfg) != 4:
             raise ValueError("need (ip, netmask, gateway, dns)")
         ip, mask, gw, dns = (ipv4.aton(x) for x in cfg)
+        self._dhcp_stop()
         self._set_addr(ip, mask, gw, dns)
+        self._set_dns([dns] if dns != ipv4.ANY else [])
         if self._active and (self._ip_hi or self._ip_lo):
             self._arp.announce()
         return None
@@ -137,12 +156,19 @@ class Interface:
                 return (ipv4.ntoa(self._ip), ipv4.ntoa(self._mask))
             if k == "gw4":
                 return ipv4.ntoa(self._gw)
-            if k == "has_dhcp4" or k == "dhcp4":
-                return False
+            if k == "dhcp4":
+                return self._dhcp is not None and self._dhcp.on
+            if k == "has_dhcp4":
+                return self._dhcp_bound()
+            if k == "dns":
+                return ipv4.ntoa(self._dns)
             raise ValueError("unexpected key")
         ip, mask, gw = self._ip, self._mask, self._gw
+        static = False
         for k in kw:
             v = kw[k]
+            if k == "addr4" or k == "gw4":
+                static = True
             if k == "addr4":
                 if isinstance(v, str):
                     a, _, plen = v.partition("/")
@@ -158,15 +184,70 @@ class Interface:
                     ip, mask = ipv4.aton(v[0]), ipv4.aton(v[1])
             elif k == "gw4":
                 gw = ipv4.aton(v)
-            elif k == "dhcp4":
-                if v:
-                    raise ValueError("DHCP is not supported yet")
+            elif k == "dns":
+                # MicroPython sets DNS servers module-wide (network.ipconfig(dns=));
+                # here per Interface: one address or a sequence of up to DNS_SERVERS.
+                lst = [v] if isinstance(v, str) else list(v)
+                if not 1 <= len(lst) <= config.DNS_SERVERS:
+                    raise ValueError("dns")
+                self._set_dns([ipv4.aton(a) for a in lst])
+            elif k == "dhcp4" or k == "last4":
+                pass
             else:
                 raise ValueError("unexpected key")
+        if "dhcp4" in kw:
+            if kw["dhcp4"]:
+                last = kw.get("last4")  # spinet: INIT-REBOOT of a remembered address
+                self._dhcp_start(ipv4.aton(last) if last else None)
+                return None
+            self._dhcp_stop()
+        if not static:
+            return None
+        self._dhcp_stop()  # a static address ends DHCP (as lwIP's NICs do)
         self._set_addr(ip, mask, gw, self._dns)
         if self._active and (self._ip_hi or self._ip_lo):
             self._arp.announce()
         return None
+
+    # --- DHCP (spinet.dhcp) ------------------------------------------------------------
+
+    def _dhcp_start(self, last):
+        d = self._dhcp
+        if d is None:
+            from .dhcp import Dhcp
+            d = Dhcp(self)
+            self._dhcp = d
+        if d.on:
+            if last is None:
+                return  # already running (as lwIP: dhcp4=True again changes nothing)
+            d.stop(self._now())
+        d.on = True
+        if self._ip_hi or self._ip_lo:
+            self._set_addr(ipv4.ANY, ipv4.ANY, ipv4.ANY, ipv4.ANY)
+        d.last = last  # INIT-REBOOT of this address first (used once)
+        if self._active:
+            d.start(self._now())
+
+    def _dhcp_stop(self):
+        d = self._dhcp
+        if d is not None and d.on:
+            d.on = False
+            d.stop(self._now())
+
+    def _dhcp_bound(self):
+        d = self._dhcp
+        return d is not None and d.state == _DHCP_BOUND
+
+    def dhcp_renew(self):
+        """Renew the lease now (a unicast REQUEST to the server). False if no lease."""
+        d = self._dhcp
+        return bool(d is not None and self._active and d.renew(self._now()))
+
+    def dhcp_info(self):
+        """(state, address, server, lease s, T1 s, T2 s, seconds into the lease), or
+        None if DHCP was never turned on."""
+        d = self._dhcp
+        return None if d is None else d.info(self._now())
 
     def config(self, *args, **kw):
         """config("mac"), config("hostname"), config(trace=N), config(hostname=...).
@@ -206,6 +287,9 @@ class Interface:
         for i in range(COUNT):
             d[NAMES[i]] = c[i]
         d["arp_entries"] = self._arp.count()
+        for m in (self._dhcp, self._dns_res):
+            if m is not None:
+                m.stats(d)
         return d
 
     def arp_table(self):
@@ -244,6 +328,11 @@ class Interface:
         self._bc_hi = self._net_hi | (~self._mask_hi & 0xFFFF)
         self._bc_lo = self._net_lo | (~self._mask_lo & 0xFFFF)
 
+    def _set_dns(self, servers):
+        """The DNS servers (a list of 4-byte bytes); ifconfig() shows the first."""
+        self._dns_list = servers
+        self._dns = servers[0] if servers else ipv4.ANY
+
     def _alloc_sock(self, cb):
         for i in range(len(self._socks)):
             if self._socks[i] is None:
@@ -259,6 +348,9 @@ class Interface:
     def _port_in_use(self, kind, port, reuse=False):
         """Is the local port taken? With reuse (SO_REUSEADDR), only a listener or a
         bound, unconnected socket counts, not connections or TIME-WAIT."""
+        r = self._dns_res
+        if r is not None and r.port == port and kind == udp.SOCK_DGRAM:
+            return True  # the resolver's outstanding query
         for s in self._socks:
             if s is not None and s.kind == kind and s.lport == port:
                 if not reuse or kind != tcp.SOCK_STREAM or s.state <= tcp.LISTEN:
@@ -429,10 +521,18 @@ class Interface:
             self._schedule(t)
         if ticks_diff(now, ticks_add(self._link_t, config.LINK_CHECK_MS)) >= 0:
             self._link_t = now
+            was = self._link
             try:
                 self._link = bool(self._drv.link_up())
             except OSError:
                 self._count[DRV_ERRORS] += 1
+            if self._link != was and self._dhcp is not None:
+                self._dhcp.link(self._link, now)
+        d = self._dhcp
+        if d is not None:
+            t = d.tick(now)
+            if t is not None:
+                self._schedule(t)
         self._schedule(ticks_add(self._link_t, config.LINK_CHECK_MS))
 
     def _input(self, n):
@@ -453,6 +553,9 @@ class Interface:
         if et == ethernet.TYPE_IPV4:
             self._ip_input(n - ethernet.HDR_LEN)
         elif et == ethernet.TYPE_ARP:
+            d = self._dhcp
+            if d is not None and d.state == _DHCP_PROBING:
+                d.arp_input(b, _IP_OFF, n - ethernet.HDR_LEN, self._now())
             self._arp.input(b, _IP_OFF, n - ethernet.HDR_LEN, self._now())
         else:
             c[RX_ETHERTYPE] += 1

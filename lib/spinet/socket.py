@@ -537,14 +537,20 @@ class socket(_Base):  # type: ignore[misc,valid-type]
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
-    """[(family, type, proto, canonname, sockaddr)] as MicroPython returns it. Only
-    dotted-quad hosts for now; names raise OSError(-2) as lwIP does on failure."""
+    """[(family, type, proto, canonname, sockaddr)] as MicroPython returns it: one
+    entry. Dotted quads are answered without a query; names go to the resolver of
+    the default Interface (spinet.dns), which raises OSError(-2) when a name does
+    not exist, -3 when no server answers, -4 on other failures."""
     if af not in (0, AF_INET):
         raise OSError(EAFNOSUPPORT)
     try:
         a = ipv4.ntoa(ipv4.aton(host))
-    except (ValueError, AttributeError):
-        raise OSError(-2)  # no DNS resolver yet
+    except (ValueError, AttributeError, TypeError):
+        nic = iface.default
+        if nic is None or not isinstance(host, str):
+            raise OSError(-2)
+        from . import dns
+        a = ipv4.ntoa(dns.resolve(nic, host))
     return [(AF_INET, type or SOCK_STREAM, proto, "", (a, port))]
 
 

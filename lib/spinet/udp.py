@@ -19,6 +19,7 @@ from .wire.ipv4 import HDR_LEN as IP_HDR
 from .wire.ipv4 import PROTO_UDP
 
 _REC = const(8)
+_DHCP_CLIENT_PORT = const(68)
 SOCK_DGRAM = const(2)
 
 
@@ -135,6 +136,15 @@ def input(nic, buf, ip, off, n, bcast):
     cnt[UDP_RX] += 1
     dport = (buf[off + 2] << 8) | buf[off + 3]
     sport = (buf[off] << 8) | buf[off + 1]
+    # The DHCP client (port 68) and the resolver's outstanding query take their
+    # datagrams here and parse them in place.
+    if dport == _DHCP_CLIENT_PORT and nic._dhcp is not None:
+        nic._dhcp.input(buf, ip, off + wudp.HDR_LEN, ulen - wudp.HDR_LEN, sport, nic._now())
+        return
+    r = nic._dns_res
+    if r is not None and r.port == dport and dport:
+        r.input(buf, ip, off + wudp.HDR_LEN, ulen - wudp.HDR_LEN, sport)
+        return
     s_hi = (buf[ip + 12] << 8) | buf[ip + 13]
     s_lo = (buf[ip + 14] << 8) | buf[ip + 15]
     for s in nic._socks:
