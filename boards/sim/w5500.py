@@ -501,6 +501,11 @@ class W5500Chip:
         self.stats["commands"] += 1
         if v == _OPEN:
             proto = s[_SN_MR] & 0x0F
+            if proto == 0:
+                s[_SN_SR] = 0  # Sn_MR says CLOSED: nothing opens
+                self._cr_left = self.cr_busy_reads
+                s[_SN_CR] = v if self._cr_left else 0
+                return
             if proto != 0x04:
                 raise ChipError("socket mode 0x%x is not emulated (MACRAW only)" % proto)
             if sn != 0:

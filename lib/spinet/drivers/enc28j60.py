@@ -414,7 +414,7 @@ class ENC28J60:
         e = self._next + 6 + cnt + (cnt & 1)
         if e > _RXEND:
             e -= _RXSIZE
-        if nxt & 1 or nxt > _RXEND or nxt != e or cnt > _MAX_FRAME_LEN + 4:
+        if nxt & 1 or nxt > _RXEND or nxt != e or cnt >= _RXSIZE:
             cs(1)
             self._rx_reset()
             return 0

@@ -25,7 +25,7 @@
 #            CPU builds the next frame while the chip transmits. Since each SEND has
 #            completed before the next frame is written, the whole 16 KB is free
 #            then and Sn_TX_FSR need not be read (ref §6.4 step 1).
-#   An empty poll costs one 2-byte read (Sn_RX_RSR).
+#   An empty poll costs one 2-byte read (Sn_RX_RSR), or nothing with INTn wired.
 #
 # Pointers (ref §4.2): Sn_RX_RD and Sn_TX_WR are written only by the host, so they are
 # kept here; the body is read/written at the raw 16-bit pointer and the chip wraps it
@@ -91,6 +91,7 @@ _VIEWS = const(32)  # receive lengths whose views of the caller's buffer are kep
 _CR_POLLS = const(100)  # Sn_CR polls before a command is declared stuck
 _TX_POLLS = const(50)  # tight SEND_OK polls before sleeping between them
 _TX_TIMEOUT_MS = const(20)  # a 1514-byte frame takes 1.2 ms even at 10 Mbit/s
+_RECHECK = const(32)  # with INT wired, read Sn_RX_RSR anyway every this many polls
 
 
 class W5500:
@@ -122,6 +123,7 @@ class W5500:
         self._tx_pending = False  # a SEND not yet seen complete
         self._cr_idle = False  # Sn_CR was last read as 0 and no command written since
         self._dead = False
+        self._quiet = 0  # >0: Sn_RX_RSR read 0 and INT has stayed high since
         # counters (always on; counters() returns them as a dict)
         self.rx_frames = 0
         self.tx_frames = 0
@@ -274,6 +276,7 @@ class W5500:
         self._rx_left = 0
         self._rx_hold = False
         self._tx_pending = False
+        self._quiet = 0
         if not self._cmd(_CR_OPEN):
             return False
         for _ in range(10):
@@ -316,11 +319,20 @@ class W5500:
             return 0
         left = self._rx_left
         if left == 0:
+            q = self._quiet
+            if q and q < _RECHECK and self._int():
+                # INT high: no RECV since Sn_RX_RSR last read 0 (or since wait()
+                # cleared RECV, which resets _quiet): nothing to read, no SPI traffic.
+                self._quiet = q + 1
+                return 0
             left = self._rx_size()
             if left <= 0:
                 if left < 0:
                     self._fault()
+                elif self._int is not None:
+                    self._quiet = 1
                 return 0
+            self._quiet = 0
             self._rx_left = left
         ptr = self._rx_ptr
         h = self._h
@@ -480,6 +492,7 @@ class W5500:
                 # Clear RECV before the stack drains the chip: a frame arriving after
                 # this sets it again, so no arrival is missed (ref §6.3).
                 self._w8(_S0_W, _SN_IR, _IR_RECV)
+                self._quiet = 0
                 return
             d(1)
             timeout_ms -= 1
