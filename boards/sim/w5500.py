@@ -301,6 +301,13 @@ class W5500Chip:
         self._phase = 0
 
     def xfer(self, mosi, miso, n, fill):
+        try:
+            self._xfer(mosi, miso, n, fill)
+        except ChipError:
+            self._phase = 0  # the frame is void; report this error only
+            raise
+
+    def _xfer(self, mosi, miso, n, fill):
         if self._stalled:
             if miso is not None:
                 v = 0xFF if self.in_reset else self._stall_value

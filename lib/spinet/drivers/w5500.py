@@ -91,7 +91,8 @@ _VIEWS = const(32)  # receive lengths whose views of the caller's buffer are kep
 _CR_POLLS = const(100)  # Sn_CR polls before a command is declared stuck
 _TX_POLLS = const(50)  # tight SEND_OK polls before sleeping between them
 _TX_TIMEOUT_MS = const(20)  # a 1514-byte frame takes 1.2 ms even at 10 Mbit/s
-_RECHECK = const(32)  # with INT wired, read Sn_RX_RSR anyway every this many polls
+_RECHECK = const(32)
+_SKIP = const(4)  # frames recv_into may drop before it returns 0  # with INT wired, read Sn_RX_RSR anyway every this many polls
 
 
 class W5500:
@@ -129,6 +130,7 @@ class W5500:
         self.tx_frames = 0
         self.rx_oversize = 0  # consistent header, frame larger than the caller's buffer
         self.rx_resync = 0  # impossible header: everything received skipped
+        self.rx_unstable = 0  # Sn_RX_RSR never read the same twice: retried later
         self.rx_dead = 0  # recv_into while the chip is not answering
         self.tx_oversize = 0
         self.tx_timeout = 0  # SEND_OK never came: socket reopened
@@ -149,7 +151,7 @@ class W5500:
     def counters(self):
         return {"rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
                 "rx_oversize": self.rx_oversize, "rx_resync": self.rx_resync,
-                "rx_dead": self.rx_dead, "tx_oversize": self.tx_oversize,
+                "rx_dead": self.rx_dead, "rx_unstable": self.rx_unstable, "tx_oversize": self.tx_oversize,
                 "tx_timeout": self.tx_timeout, "tx_dropped": self.tx_dropped,
                 "chip_faults": self.chip_faults, "reinits": self.reinits,
                 "reopens": self.reopens}
@@ -210,18 +212,20 @@ class W5500:
 
     def _rx_size(self):
         """Sn_RX_RSR read until two reads agree (ref §4.3); a first 0 is taken as
-        is. -1 if it never settles or cannot be right."""
+        is. 0 if it keeps changing (frames arriving: try again at the next poll),
+        -1 if it cannot be right (more than the buffer)."""
         a = self._r16(_SN_RX_RSR)
         if a == 0:
             return 0
-        for _ in range(4):
+        for _ in range(8):
             b = self._r16(_SN_RX_RSR)
             if a == b:
                 if a > _BUF:
-                    return -1  # more than the buffer: the chip is not answering
+                    return -1  # the chip is not answering (MISO stuck high)
                 return a
             a = b
-        return -1
+        self.rx_unstable += 1
+        return 0
 
     # --- bring-up and recovery -----------------------------------------------------------
 
@@ -313,52 +317,55 @@ class W5500:
     # --- LAN driver contract ---------------------------------------------------------------
 
     def recv_into(self, buf):
-        """Copy one received frame into buf; its length, or 0 if none is waiting."""
+        """Copy one received frame into buf; its length, or 0 if none is waiting.
+        Frames that must be dropped are skipped (a few per call at most)."""
         if self._dead:
             self.rx_dead += 1
             return 0
-        left = self._rx_left
-        if left == 0:
-            q = self._quiet
-            if q and q < _RECHECK and self._int():
-                # INT high: no RECV since Sn_RX_RSR last read 0 (or since wait()
-                # cleared RECV, which resets _quiet): nothing to read, no SPI traffic.
-                self._quiet = q + 1
+        for _ in range(_SKIP):
+            left = self._rx_left
+            if left == 0:
+                q = self._quiet
+                if q and q < _RECHECK and self._int():
+                    # INT high: no RECV since Sn_RX_RSR last read 0 (or since wait()
+                    # cleared RECV, which resets _quiet): nothing waits, no SPI traffic.
+                    self._quiet = q + 1
+                    return 0
+                left = self._rx_size()
+                if left <= 0:
+                    if left < 0:
+                        self._fault()
+                    elif self._int is not None:
+                        self._quiet = 1
+                    return 0
+                self._quiet = 0
+                self._rx_left = left
+            ptr = self._rx_ptr
+            h = self._h
+            h[0] = ptr >> 8
+            h[1] = ptr & 0xFF
+            h[2] = _S0_RX_R
+            cs = self._cs
+            cs(0)
+            self._spi.write(h)
+            h = self._lh
+            self._spi.readinto(h)
+            n = ((h[0] << 8) | h[1])  # includes the 2 header bytes (ref §5.1)
+            if n < 16 or n > left:
+                cs(1)
+                self._rx_resync()
                 return 0
-            left = self._rx_size()
-            if left <= 0:
-                if left < 0:
-                    self._fault()
-                elif self._int is not None:
-                    self._quiet = 1
-                return 0
-            self._quiet = 0
-            self._rx_left = left
-        ptr = self._rx_ptr
-        h = self._h
-        h[0] = ptr >> 8
-        h[1] = ptr & 0xFF
-        h[2] = _S0_RX_R
-        cs = self._cs
-        cs(0)
-        self._spi.write(h)
-        h = self._lh
-        self._spi.readinto(h)
-        n = ((h[0] << 8) | h[1])  # includes the 2 header bytes (ref §5.1)
-        if n < 16 or n > left:
+            if n - 2 > len(buf) or n - 2 > _FRAME_MAX:
+                cs(1)
+                self.rx_oversize += 1
+                self._rx_done(ptr, n)
+                continue
+            self._spi.readinto(self._view(buf, n - 2))
             cs(1)
-            self._rx_resync()
-            return 0
-        if n - 2 > len(buf) or n - 2 > _FRAME_MAX:
-            cs(1)
-            self.rx_oversize += 1
+            self.rx_frames += 1
             self._rx_done(ptr, n)
-            return 0
-        self._spi.readinto(self._view(buf, n - 2))
-        cs(1)
-        self.rx_frames += 1
-        self._rx_done(ptr, n)
-        return n - 2
+            return n - 2
+        return 0
 
     def _rx_done(self, ptr, n):
         """Frame of n bytes (header included) at ptr taken: advance, and release the
