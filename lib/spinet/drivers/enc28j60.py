@@ -112,6 +112,7 @@ _VIEWS = const(32)
 _TX_POLLS = const(50)
 _TX_TIMEOUT_MS = const(20)  # 1514 bytes take 1.2 ms at 10 Mbit/s; collisions add some
 _LATE_RETRIES = const(16)  # errata #13 retransmissions (Linux, MCHP)
+_SKIP = const(4)  # packets recv_into may drop before it returns 0
 _RECHECK = const(32)  # with INT wired, read EPKTCNT anyway every this many polls
 
 
@@ -381,61 +382,64 @@ class ENC28J60:
     # --- receive -------------------------------------------------------------------------------
 
     def recv_into(self, buf):
-        """Copy one received frame into buf; its length, or 0 if none is waiting."""
+        """Copy one received frame into buf; its length, or 0 if none is waiting.
+        Packets that must be dropped are skipped (a few per call at most)."""
         if self._dead:
             self.rx_dead += 1
             return 0
-        if self._pkts == 0:
-            pin = self._int
-            if pin is not None and pin() and self._quiet < _RECHECK:
-                self._quiet += 1
-                return 0  # INT high: EPKTCNT is 0 (PKTIF drives the pin)
-            self._quiet = 0
-            k = self._rcr(_EPKTCNT)
-            if k == 0:
+        for _ in range(_SKIP):
+            if self._pkts == 0:
+                pin = self._int
+                if pin is not None and pin() and self._quiet < _RECHECK:
+                    self._quiet += 1
+                    return 0  # INT high: EPKTCNT is 0 (PKTIF drives the pin)
+                self._quiet = 0
+                k = self._rcr(_EPKTCNT)
+                if k == 0:
+                    return 0
+                if k == 0xFF and self._rcr(_EREVID) == 0xFF:
+                    self._fault()  # MISO stuck high
+                    return 0
+                self._pkts = k
+            if not self._erdpt_ok:
+                self._wcr16(_ERDPTL, self._next)
+                self._erdpt_ok = True
+            h = self._hdr
+            cs = self._cs
+            self._c[0] = _RBM
+            cs(0)
+            self._spi.write(self._c1)
+            self._spi.readinto(h)
+            nxt = h[0] | (h[1] << 8)
+            cnt = h[2] | (h[3] << 8)
+            # Where the header says the next packet starts must be where this one
+            # ends (6-byte header, cnt bytes with CRC, pad to even), inside the FIFO.
+            e = self._next + 6 + cnt + (cnt & 1)
+            if e > _RXEND:
+                e -= _RXSIZE
+            if nxt & 1 or nxt > _RXEND or nxt != e or cnt >= _RXSIZE:
+                cs(1)
+                self._rx_reset()
                 return 0
-            if k == 0xFF and self._rcr(_EREVID) == 0xFF:
-                self._fault()  # MISO stuck high
-                return 0
-            self._pkts = k
-        if not self._erdpt_ok:
-            self._wcr16(_ERDPTL, self._next)
-            self._erdpt_ok = True
-        h = self._hdr
-        cs = self._cs
-        self._c[0] = _RBM
-        cs(0)
-        self._spi.write(self._c1)
-        self._spi.readinto(h)
-        nxt = h[0] | (h[1] << 8)
-        cnt = h[2] | (h[3] << 8)
-        # Where the header says the next packet starts must be where this one ends
-        # (6-byte header, cnt bytes with CRC, pad to even), inside the FIFO.
-        e = self._next + 6 + cnt + (cnt & 1)
-        if e > _RXEND:
-            e -= _RXSIZE
-        if nxt & 1 or nxt > _RXEND or nxt != e or cnt >= _RXSIZE:
+            n = cnt - 4  # the CRC stays behind
+            if not h[4] & 0x80 or n < 14 or n > len(buf) or n > _FRAME_MAX:
+                cs(1)
+                if not h[4] & 0x80:
+                    self.rx_bad_status += 1  # RSV bit 23 "received OK" clear
+                elif n < 14:
+                    self.rx_runt += 1
+                else:
+                    self.rx_oversize += 1
+                self._erdpt_ok = False
+                self._rx_next(nxt)
+                continue
+            self._spi.readinto(self._view(buf, n))
+            self._spi.readinto(self._t5 if cnt & 1 else self._t4)  # CRC (+ pad)
             cs(1)
-            self._rx_reset()
-            return 0
-        n = cnt - 4  # the CRC stays in the chip's view only
-        if not h[4] & 0x80 or n < 14 or n > len(buf) or n > _FRAME_MAX:
-            cs(1)
-            if not h[4] & 0x80:
-                self.rx_bad_status += 1  # RSV bit 23 "received OK" clear
-            elif n < 14:
-                self.rx_runt += 1
-            else:
-                self.rx_oversize += 1
-            self._erdpt_ok = False
+            self.rx_frames += 1
             self._rx_next(nxt)
-            return 0
-        self._spi.readinto(self._view(buf, n))
-        self._spi.readinto(self._t5 if cnt & 1 else self._t4)  # CRC (+ pad)
-        cs(1)
-        self.rx_frames += 1
-        self._rx_next(nxt)
-        return n
+            return n
+        return 0
 
     def _rx_next(self, nxt):
         self._next = nxt
