@@ -41,65 +41,66 @@
 # set_link(up), mii_busy_reads / tx_polls (the chip takes a few polls).
 
 from boards.sim.spibus import ChipError
+from spinet.compat import const
 from spinet.ring import copy as _copy
 
 MEM = 0x2000
 FRAME_MAX = 1514
 
 # common registers (every bank)
-_EIE = 0x1B
-_EIR = 0x1C
-_ESTAT = 0x1D
-_ECON2 = 0x1E
-_ECON1 = 0x1F
+_EIE = const(0x1B)
+_EIR = const(0x1C)
+_ESTAT = const(0x1D)
+_ECON2 = const(0x1E)
+_ECON1 = const(0x1F)
 # bank 0
-_ERDPTL = 0x00
-_EWRPTL = 0x02
-_ETXSTL = 0x04
-_ETXNDL = 0x06
-_ERXSTL = 0x08
-_ERXNDL = 0x0A
-_ERXRDPTL = 0x0C
-_ERXWRPTL = 0x0E
+_ERDPTL = const(0x00)
+_EWRPTL = const(0x02)
+_ETXSTL = const(0x04)
+_ETXNDL = const(0x06)
+_ERXSTL = const(0x08)
+_ERXNDL = const(0x0A)
+_ERXRDPTL = const(0x0C)
+_ERXWRPTL = const(0x0E)
 # bank 1
-_ERXFCON = 0x18
-_EPKTCNT = 0x19
+_ERXFCON = const(0x18)
+_EPKTCNT = const(0x19)
 # bank 2
-_MACON1 = 0x00
-_MACON3 = 0x02
-_MAMXFLL = 0x0A
-_MICMD = 0x12
-_MIREGADR = 0x14
-_MIWRL = 0x16
-_MIWRH = 0x17
-_MIRDL = 0x18
-_MIRDH = 0x19
+_MACON1 = const(0x00)
+_MACON3 = const(0x02)
+_MAMXFLL = const(0x0A)
+_MICMD = const(0x12)
+_MIREGADR = const(0x14)
+_MIWRL = const(0x16)
+_MIWRH = const(0x17)
+_MIRDL = const(0x18)
+_MIRDH = const(0x19)
 # bank 3
-_MISTAT = 0x0A
-_EREVID = 0x12
-_ECOCON = 0x15
+_MISTAT = const(0x0A)
+_EREVID = const(0x12)
+_ECOCON = const(0x15)
 
-_EIR_PKTIF = 0x40
-_EIR_LINKIF = 0x10
-_EIR_TXIF = 0x08
-_EIR_TXERIF = 0x02
-_EIR_RXERIF = 0x01
-_ECON1_TXRST = 0x80
-_ECON1_RXRST = 0x40
-_ECON1_DMAST = 0x20
-_ECON1_TXRTS = 0x08
-_ECON1_RXEN = 0x04
-_ECON2_AUTOINC = 0x80
-_ECON2_PKTDEC = 0x40
-_ECON2_PWRSV = 0x20
+_EIR_PKTIF = const(0x40)
+_EIR_LINKIF = const(0x10)
+_EIR_TXIF = const(0x08)
+_EIR_TXERIF = const(0x02)
+_EIR_RXERIF = const(0x01)
+_ECON1_TXRST = const(0x80)
+_ECON1_RXRST = const(0x40)
+_ECON1_DMAST = const(0x20)
+_ECON1_TXRTS = const(0x08)
+_ECON1_RXEN = const(0x04)
+_ECON2_AUTOINC = const(0x80)
+_ECON2_PKTDEC = const(0x40)
+_ECON2_PWRSV = const(0x20)
 
-_PHCON1 = 0x00
-_PHSTAT1 = 0x01
-_PHCON2 = 0x10
-_PHSTAT2 = 0x11
-_PHIE = 0x12
-_PHIR = 0x13
-_PHLCON = 0x14
+_PHCON1 = const(0x00)
+_PHSTAT1 = const(0x01)
+_PHCON2 = const(0x10)
+_PHSTAT2 = const(0x11)
+_PHIE = const(0x12)
+_PHIR = const(0x13)
+_PHLCON = const(0x14)
 
 
 def _mac_reg(bank, a):
@@ -276,7 +277,8 @@ class ENC28J60Chip:
         return self._w16(0, _ERXSTL), self._w16(0, _ERXNDL)
 
     def _free(self):
-        st, nd = self._fifo()
+        st = self._w16(0, _ERXSTL)
+        nd = self._w16(0, _ERXNDL)
         wr = self.wrpt
         rd = self.rdpt
         if wr > rd:
@@ -324,7 +326,8 @@ class ENC28J60Chip:
         if self._status_bits is not None:
             status = self._status_bits
             self._status_bits = None
-        st, nd = self._fifo()
+        st = self._w16(0, _ERXSTL)
+        nd = self._w16(0, _ERXNDL)
         count = n + 4
         total = 6 + count
         if total & 1:
@@ -630,7 +633,8 @@ class ENC28J60Chip:
             self._write(a, v)
 
     def _fifo_moved(self):
-        st, nd = self._fifo()
+        st = self._w16(0, _ERXSTL)
+        nd = self._w16(0, _ERXNDL)
         # Errata #5: writing ERXST/ERXND may load 0x0000 (not ERXST) into the internal
         # write pointer; harmless only when the FIFO starts at 0.
         self.wrpt = 0 if self.errata else st
@@ -660,7 +664,8 @@ class ENC28J60Chip:
             self.wrpt = self._w16(0, _ERXSTL)
         if (v & _ECON1_RXEN) and not (old & _ECON1_RXEN):
             self._duplex_check()
-            st, nd = self._fifo()
+            st = self._w16(0, _ERXSTL)
+            nd = self._w16(0, _ERXNDL)
             if self.strict and (self.wrpt != st or nd <= st or st & 1 or not nd & 1):
                 raise ChipError("RXEN with the FIFO at 0x%04x-0x%04x, write pointer 0x%04x "
                                 "(errata #5: start at 0; #14: even start, odd end)"
@@ -734,7 +739,8 @@ class ENC28J60Chip:
         nd = self._w16(0, _ETXNDL)
         if nd < st:
             raise ChipError("ETXND 0x%04x before ETXST 0x%04x" % (nd, st))
-        s0, e0 = self._fifo()
+        s0 = self._w16(0, _ERXSTL)
+        e0 = self._w16(0, _ERXNDL)
         if b0[_ECON1] & _ECON1_RXEN and not (nd < s0 or st > e0):
             raise ChipError("transmit buffer overlaps the receive FIFO")
         self._tx_left = self.tx_polls if self.tx_polls else 0
@@ -820,7 +826,8 @@ class ENC28J60Chip:
     # --- buffer memory ----------------------------------------------------------------------
 
     def _rx_readable(self, p, c):
-        st, nd = self._fifo()
+        st = self._w16(0, _ERXSTL)
+        nd = self._w16(0, _ERXNDL)
         size = nd - st + 1
         s = st if self.rdpt >= nd or self.rdpt < st else self.rdpt + 1
         used = (self.wrpt - s) % size
@@ -836,7 +843,8 @@ class ENC28J60Chip:
                 for j in range(k):
                     miso[off + j] = m[p]
             return
-        st, nd = self._fifo()
+        st = self._w16(0, _ERXSTL)
+        nd = self._w16(0, _ERXNDL)
         while k > 0:
             if st <= p <= nd:
                 c = nd - p + 1
@@ -863,7 +871,8 @@ class ENC28J60Chip:
         b0 = self.banks[0]
         p = b0[_EWRPTL] | (b0[_EWRPTL + 1] << 8)
         m = self.mem
-        st, nd = self._fifo()
+        st = self._w16(0, _ERXSTL)
+        nd = self._w16(0, _ERXNDL)
         auto = b0[_ECON2] & _ECON2_AUTOINC
         while k > 0:
             c = MEM - p if auto else 1

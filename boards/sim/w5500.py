@@ -30,6 +30,7 @@
 # set_link(False) (and a SEND with the link down never completes, §7 #8).
 
 from boards.sim.spibus import ChipError
+from spinet.compat import const
 from spinet.ring import copy as _copy
 
 BUF = 16384  # each of the TX and RX memories
@@ -37,36 +38,36 @@ FRAME_MAX = 1514
 _HDR_MISO = (0x01, 0x02, 0x03)
 
 # common block offsets
-_MR = 0x00
-_SHAR = 0x09
-_IR = 0x15
-_IMR = 0x16
-_SIR = 0x17
-_SIMR = 0x18
-_PHYCFGR = 0x2E
-_VERSIONR = 0x39
+_MR = const(0x00)
+_SHAR = const(0x09)
+_IR = const(0x15)
+_IMR = const(0x16)
+_SIR = const(0x17)
+_SIMR = const(0x18)
+_PHYCFGR = const(0x2E)
+_VERSIONR = const(0x39)
 # socket block offsets
-_SN_MR = 0x00
-_SN_CR = 0x01
-_SN_IR = 0x02
-_SN_SR = 0x03
-_SN_RXBUF = 0x1E
-_SN_TXBUF = 0x1F
-_SN_TX_FSR = 0x20
-_SN_TX_RD = 0x22
-_SN_TX_WR = 0x24
-_SN_RX_RSR = 0x26
-_SN_RX_RD = 0x28
-_SN_RX_WR = 0x2A
-_SN_IMR = 0x2C
+_SN_MR = const(0x00)
+_SN_CR = const(0x01)
+_SN_IR = const(0x02)
+_SN_SR = const(0x03)
+_SN_RXBUF = const(0x1E)
+_SN_TXBUF = const(0x1F)
+_SN_TX_FSR = const(0x20)
+_SN_TX_RD = const(0x22)
+_SN_TX_WR = const(0x24)
+_SN_RX_RSR = const(0x26)
+_SN_RX_RD = const(0x28)
+_SN_RX_WR = const(0x2A)
+_SN_IMR = const(0x2C)
 
-_OPEN = 0x01
-_CLOSE = 0x10
-_SEND = 0x20
-_RECV = 0x40
-_SOCK_MACRAW = 0x42
-_IR_SEND_OK = 0x10
-_IR_RECV = 0x04
+_OPEN = const(0x01)
+_CLOSE = const(0x10)
+_SEND = const(0x20)
+_RECV = const(0x40)
+_SOCK_MACRAW = const(0x42)
+_IR_SEND_OK = const(0x10)
+_IR_RECV = const(0x04)
 
 
 class W5500Chip:

@@ -38,6 +38,15 @@
 
 from ..compat import const, sleep_ms
 
+try:  # mypy checks the bus and pin calls against the Pico's machine stubs
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: no typing module, nothing to import
+    TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from machine import SPI, Pin
+
 # SPI opcodes (ref §1.1)
 _RCR = const(0x00)
 _WCR = const(0x40)
@@ -118,6 +127,7 @@ _RECHECK = const(32)  # with INT wired, read EPKTCNT anyway every this many poll
 
 class ENC28J60:
     def __init__(self, spi, cs, int_pin=None, mac=None, full_duplex=False, delay_ms=None):
+        # type: (SPI, Pin, Pin | None, bytes | None, bool, Callable[[int], object] | None) -> None
         self._spi = spi
         self._cs = cs
         self._int = int_pin
@@ -143,7 +153,7 @@ class ENC28J60:
         self._tsv = bytearray(7)
         self._ctl = bytearray(1)  # per-packet control byte: 0 = use MACON3
         self._vbuf = None
-        self._views = {}
+        self._views = {}  # type: dict[int, memoryview]
         self._bank = 0
         self._next = _RXSTART  # next packet pointer (ERDPT is kept here)
         self._pkts = 0  # packets known waiting (last EPKTCNT read), not yet taken

@@ -45,6 +45,15 @@
 
 from ..compat import const, sleep_ms
 
+try:  # mypy checks the bus and pin calls against the Pico's machine stubs
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython: no typing module, nothing to import
+    TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from machine import SPI, Pin
+
 # Control bytes, VDM (ref §1.4): block << 3 | write << 2.
 _C_R = const(0x00)  # common registers, read
 _C_W = const(0x04)
@@ -97,6 +106,7 @@ _SKIP = const(4)  # frames recv_into may drop before it returns 0  # with INT wi
 
 class W5500:
     def __init__(self, spi, cs, rst=None, int_pin=None, mac=None, delay_ms=None):
+        # type: (SPI, Pin, Pin | None, Pin | None, bytes | None, Callable[[int], object] | None) -> None
         self._spi = spi
         self._cs = cs
         self._rst = rst
@@ -116,7 +126,7 @@ class W5500:
         self._b6 = self._bmv[0:6]
         self._lh = bytearray(2)  # MACRAW length header
         self._vbuf = None  # the caller's receive buffer...
-        self._views = {}  # ...and views of its first n bytes, by n
+        self._views = {}  # type: dict[int, memoryview]  # ...and views of its first n bytes, by n
         self._rx_ptr = 0  # Sn_RX_RD as we will write it
         self._rx_left = 0  # bytes known received and not yet taken
         self._rx_hold = False  # taken but not released (RX_RD + RECV pending)
@@ -326,7 +336,8 @@ class W5500:
             left = self._rx_left
             if left == 0:
                 q = self._quiet
-                if q and q < _RECHECK and self._int():
+                pin = self._int
+                if q and q < _RECHECK and pin is not None and pin():
                     # INT high: no RECV since Sn_RX_RSR last read 0 (or since wait()
                     # cleared RECV, which resets _quiet): nothing waits, no SPI traffic.
                     self._quiet = q + 1
