@@ -187,3 +187,56 @@ def test_spi_cost_per_full_size_frame():
             print("  %-8s %-16s %5.1f transactions %7.1f bytes  -> %7.0f frames/s at %d MHz"
                   % (name, what, t, n, rate, clock_hz // 1000000))
         assert rx[0] <= 7 and tx[0] <= 10  # regressions in the driver show here
+
+
+def test_board_files_build_a_nic_from_their_pin_table():
+    # The real board files on a fake `machine` module whose Pin/SPI are the emulated
+    # ones, with an emulated chip attached to the chip-select pin the table names.
+    import sys
+    from boards.sim import spibus
+    from boards.sim.enc28j60 import ENC28J60Chip
+    from boards.sim.w5500 import W5500Chip
+
+    class FakeMachine:
+        made = []
+
+        class Pin(spibus.Pin):
+            def __init__(self, num=None, mode=None, pull=None, value=1):
+                spibus.Pin.__init__(self, num, value=value)
+                FakeMachine.made.append(self)
+
+        @staticmethod
+        def SPI(id, **kw):
+            bus = spibus.SPI(id, **kw)
+            FakeMachine.bus = bus
+            return bus
+
+    from boards import pico2_w5500, pico_enc28j60, pico_w5500, w5500_evb_pico
+    old = sys.modules.get("machine")
+    sys.modules["machine"] = FakeMachine
+    try:
+        for mod, chip_cls in ((w5500_evb_pico, W5500Chip), (pico_w5500, W5500Chip),
+                              (pico2_w5500, W5500Chip), (pico_enc28j60, ENC28J60Chip)):
+            chip = chip_cls(None)
+            t = mod.PINS
+            # build the pins the board will use, wired to the chip
+            cs = spibus.Pin(t["cs"], value=1)
+            irq = spibus.Pin(t["int"], source=chip.int_level)
+            rst = spibus.Pin(t["rst"], value=1, on_change=chip.reset_line)
+            bus = spibus.SPI(t["spi"], baudrate=t["baudrate"])
+            bus.attach(chip, cs)
+            n = mod.nic(spi=bus, cs=cs, rst=rst, int_pin=irq, mac=chipnet.MAC)
+            assert n.active() and n.config("mac") == chipnet.MAC, mod
+            n.active(False)
+            # and with nothing given but a MAC, the table's own pins and bus
+            FakeMachine.made = []
+            support.raises(19, lambda: mod.nic(mac=chipnet.MAC))  # ENODEV: no chip there
+            nums = sorted(p.id for p in FakeMachine.made if p.id is not None)
+            want = sorted((t["sck"], t["mosi"], t["miso"], t["cs"], t["rst"], t["int"]))
+            assert nums == want, (mod, nums, want)
+            assert FakeMachine.bus.baudrate == t["baudrate"]
+    finally:
+        if old is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = old

@@ -41,7 +41,7 @@
 # set_link(up), mii_busy_reads / tx_polls (the chip takes a few polls).
 
 from boards.sim.spibus import ChipError
-from spinet.compat import const
+from spinet.compat import const, ticks_diff, ticks_ms
 from spinet.ring import copy as _copy
 
 MEM = 0x2000
@@ -419,6 +419,8 @@ class ENC28J60Chip:
         self._stalled = self._stall_left > 0 or self.in_reset
         if self._stalled:
             return
+        if self._src_wait and ticks_diff(ticks_ms(), self._src_t) >= 2:
+            self._src_wait = False  # a driver on real time (compat.sleep_ms) waited
         if self._src_wait and self.strict:
             raise ChipError("errata #2: SPI access right after SRC (wait >= 1 ms; "
                             "CLKRDY is not cleared by SRC)")
@@ -501,6 +503,7 @@ class ENC28J60Chip:
         self._power_on()
         if self.errata:
             self._src_wait = True  # errata #2: CLKRDY still reads 1; wait anyway
+            self._src_t = ticks_ms()
 
     # --- control registers ---------------------------------------------------------------
 
