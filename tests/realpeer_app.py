@@ -4,7 +4,9 @@
 #
 #   realpeer_app.py DRIVER IFNAME ROLE ARGS... [--rx=N] [--tx=N] [--ip=A]
 #
-# DRIVER is "tap" (spinet.drivers.tap, CPython) or "packet" (spinet.drivers.packet).
+# DRIVER is "tap" (spinet.drivers.tap, CPython) or "packet" (spinet.drivers.packet),
+# optionally "+w5500" or "+enc28j60": that link is then the wire side of an emulated
+# chip (boards/sim_*.py) driven by the real chip driver over the fake SPI bus.
 # Roles (HOST is the kernel's address, sizes in bytes):
 #   idle SECONDS              answer ARP/ping; a UDP datagram "quit" to port 9 ends it
 #   ping HOST COUNT [SIZE]    nic.ping(): "ping sent=.. received=.. rtts=.."
@@ -49,6 +51,9 @@ def pattern_block():
 
 
 def make_nic(kind, ifname, ip):
+    chip = None
+    if "+" in kind:  # "packet+w5500": an emulated chip whose wire is this link
+        kind, chip = kind.split("+", 1)
     if kind == "tap":
         from spinet.drivers.tap import Tap
         drv = Tap(ifname)
@@ -57,6 +62,18 @@ def make_nic(kind, ifname, ip):
         drv = PacketSocket(ifname)
     else:
         raise ValueError("driver must be tap or packet")
+    if chip is not None:
+        # The real W5500/ENC28J60 driver on the fake SPI bus, the chip model's wire
+        # side on the link; the chip takes the link's MAC (so the AF_PACKET driver
+        # still recognises our own outgoing frames).
+        if chip == "w5500":
+            from boards import sim_w5500 as board
+        elif chip == "enc28j60":
+            from boards import sim_enc28j60 as board
+        else:
+            raise ValueError("chip must be w5500 or enc28j60")
+        return board.nic(wire=drv, mac=drv.mac, hostname="spinet-realpeer",
+                         ifconfig=(ip, "255.255.255.0", KERNEL, KERNEL))
     nic = spinet.Interface(drv, hostname="spinet-realpeer")
     nic.ifconfig((ip, "255.255.255.0", KERNEL, KERNEL))
     nic.active(True)
