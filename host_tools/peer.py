@@ -89,7 +89,7 @@ class _Forward:
         self.buf = bytearray(4096)
 
     def step(self):
-        moved = False
+        """Move what is ready both ways; False once the relay is over."""
         if not self.h_eof and len(self.to_board) < 65536:
             try:
                 d = self.h.recv(4096)
@@ -97,7 +97,6 @@ class _Forward:
                     self.to_board += d
                 else:
                     self.h_eof = True
-                moved = True
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
@@ -106,7 +105,6 @@ class _Forward:
             try:
                 n = self.b.send(self.to_board)
                 self.to_board = self.to_board[n:]
-                moved = moved or n > 0
             except OSError as e:
                 if e.args[0] != 11:
                     return False
@@ -117,7 +115,6 @@ class _Forward:
                     self.b_eof = True
                 elif n:
                     self.to_host += bytes(self.buf[:n])
-                    moved = True
             except OSError as e:
                 if e.args[0] != 11:
                     self.b_eof = True
@@ -129,13 +126,9 @@ class _Forward:
                 pass
             except OSError:
                 return False
-        if self.b_eof and not self.to_host:
-            return False
-        if self.h_eof and not self.to_board and not self.b_eof:
-            # The host finished sending: pass the half close on as a full close once
-            # the board has answered (spinet sockets close both ways).
-            pass
-        return True
+        # The relay ends when the board has closed and everything it sent is passed
+        # on (spinet sockets close both ways, so a host half-close waits for that).
+        return not (self.b_eof and not self.to_host)
 
     def close(self):
         for s in (self.h, self.b):
@@ -167,7 +160,7 @@ class SimPeer:
         nic.ifconfig((PEER_IP, MASK, PEER_IP, PEER_IP))
         nic.active(True)
         self.nic = nic
-        self._servers = self._start_servers(nic)
+        self._start_servers(nic)
         self._thread = threading.Thread(target=self._run, name="vboard-peer", daemon=True)
         self._thread.start()
         self.log("peer %s on udp %d <-> board udp %d" % (PEER_IP, self.port, self.board_port))
@@ -187,7 +180,6 @@ class SimPeer:
 
     # -- services ------------------------------------------------------------------
     def _start_servers(self, nic):
-        servers = []  # services with a step() method, run in the peer's loop
         ls = nic.socket(ssocket.AF_INET, ssocket.SOCK_STREAM, rx=4096, tx=4096)
         ls.bind(("", ECHO_PORT))
         ls.listen(4)
@@ -208,13 +200,9 @@ class SimPeer:
             self._listeners.append((h, board_port))
             self.log("forward 127.0.0.1:%d -> board:%d" % (host_port, board_port))
         self._fwds = []
-        self.board_ip = BOARD_IP
-        return servers
 
     def _services(self):
         nic = self.nic
-        for s in self._servers:
-            s.step()
         try:
             c, _ = self._echo_ls.accept()
             c.setblocking(False)
@@ -249,7 +237,7 @@ class SimPeer:
             b = nic.socket(ssocket.AF_INET, ssocket.SOCK_STREAM, rx=16384, tx=16384)
             b.setblocking(False)
             try:
-                b.connect((self.board_addr(), board_port))
+                b.connect((BOARD_IP, board_port))
             except OSError as e:
                 if e.args[0] != 115:  # EINPROGRESS
                     hc.close()
@@ -261,14 +249,6 @@ class SimPeer:
             if not f.step():
                 f.close()
                 self._fwds.remove(f)
-
-    def board_addr(self):
-        """The board's address: its DHCP lease if it has one, else the fallback."""
-        for s in self._servers:
-            a = getattr(s, "last_leased", None)
-            if a:
-                return a
-        return self.board_ip
 
     def _run(self):
         nic = self.nic

@@ -42,7 +42,6 @@ import tty
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 READY = b"\x1b[vboard-ready]"
-PICO_HEAP = 192 * 1024  # about what a Pico's MicroPython leaves for its GC heap
 BOARDS = ("sim_w5500", "sim_enc28j60")
 
 

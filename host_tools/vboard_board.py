@@ -108,10 +108,6 @@ class _Os:
             free = 0
         return (bs, bs, total, free, free, 0, 0, 0, 0, 255)
 
-    def uname(self):
-        u = _os.uname() if hasattr(_os, "uname") else None
-        return u
-
     def sync(self):
         pass
 

@@ -34,9 +34,6 @@ class UdpLink:
         self._up = True
         self.stats = {"tx": 0, "rx": 0, "foreign": 0, "oversize": 0, "down": 0}
 
-    def local_port(self):
-        return self._s.getsockname()[1] if hasattr(self._s, "getsockname") else None
-
     # -- LAN driver contract --
     def link_up(self):
         return self._up
