@@ -12,7 +12,7 @@
 from boards.common import build_driver, start
 from boards.sim.enc28j60 import ENC28J60Chip
 from boards.sim.spibus import SPI, Pin
-from boards.sim_w5500 import Board
+from boards.sim_w5500 import Board, vboard_wire
 from spinet.drivers.enc28j60 import ENC28J60
 from spinet.drivers.mac import local_mac
 
@@ -22,6 +22,10 @@ BAUDRATE = 20_000_000
 
 def board(wire=None, uid=UID, use_int=True, use_rst=True, strict=True, errata=True,
           trace=False, mac=None, baudrate=BAUDRATE, full_duplex=False, chip=None):
+    if mac is None:
+        mac = local_mac(uid, 0x28)
+    if wire is None:
+        wire = vboard_wire(mac)
     if chip is None:
         chip = ENC28J60Chip(wire, strict=strict, errata=errata)
     spi = SPI(0, baudrate=baudrate)
@@ -31,7 +35,7 @@ def board(wire=None, uid=UID, use_int=True, use_rst=True, strict=True, errata=Tr
     rst = Pin(20, value=1, on_change=chip.reset_line) if use_rst else None
     irq = Pin(21, source=chip.int_level) if use_int else None
     b = Board(chip, spi, cs, rst, irq)
-    ov = {"mac": mac if mac is not None else local_mac(uid, 0x28), "full_duplex": full_duplex}
+    ov = {"mac": mac, "full_duplex": full_duplex}
     b.driver = build_driver(ENC28J60, spi, cs, rst, irq, ov, delay_ms=chip.sleep_ms)
     return b
 

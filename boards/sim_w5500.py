@@ -7,7 +7,8 @@
 #   nic.board.chip, nic.board.spi (transaction counts, trace), nic.board.driver
 #
 # Wiring as on the WIZnet W5500-EVB-Pico (see w5500_evb_pico.py): CS, RSTn, INTn.
-# Overrides: those of boards/common.py, plus wire= (default: no cable, link down),
+# Overrides: those of boards/common.py, plus wire= (default: the virtual board's link
+# when running on one, else no cable: link down),
 # uid= (the "unique id" the MAC is derived from; fixed by default), use_int=,
 # use_rst=, strict= (the model raises on misuse), trace= (record SPI transactions).
 # The driver sleeps through the chip model (chip.sleep_ms), so on the simulated
@@ -23,6 +24,18 @@ UID = b"\xe6\x61\x41\x04\x03\x5a\x2b\x21"  # a made-up 8-byte flash id
 BAUDRATE = 33_000_000
 
 
+def vboard_wire(mac):
+    """On the virtual board (host_tools/vboard.py), the wire it was started with;
+    elsewhere None: no cable."""
+    try:
+        import vboard
+    except ImportError:
+        return None
+    if not vboard.link:
+        return None
+    return vboard.wire(mac)
+
+
 class Board:
     def __init__(self, chip, spi, cs, rst, irq, driver=None):
         self.chip = chip
@@ -36,6 +49,10 @@ class Board:
 def board(wire=None, uid=UID, use_int=True, use_rst=True, strict=True, trace=False,
           mac=None, baudrate=BAUDRATE, chip=None):
     """The hardware and driver without an Interface: a Board."""
+    if mac is None:
+        mac = local_mac(uid, 0x55)
+    if wire is None:
+        wire = vboard_wire(mac)
     if chip is None:
         chip = W5500Chip(wire, strict=strict)
     spi = SPI(0, baudrate=baudrate)
@@ -45,7 +62,7 @@ def board(wire=None, uid=UID, use_int=True, use_rst=True, strict=True, trace=Fal
     rst = Pin(20, value=1, on_change=chip.reset_line) if use_rst else None
     irq = Pin(21, source=chip.int_level) if use_int else None
     b = Board(chip, spi, cs, rst, irq)
-    ov = {"mac": mac if mac is not None else local_mac(uid, 0x55)}
+    ov = {"mac": mac}
     b.driver = build_driver(W5500, spi, cs, rst, irq, ov, delay_ms=chip.sleep_ms)
     return b
 
