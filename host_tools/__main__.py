@@ -37,6 +37,12 @@ def cmd_vboard(args: argparse.Namespace) -> int:
     return vboard.main(args)
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from host_tools import deploy
+
+    return deploy.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -54,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heapsize", help="MicroPython heap, e.g. 192K")
     p.add_argument("--flash-size", type=int, help="flash size in bytes (default 1.375 MB)")
     p.set_defaults(func=cmd_vboard)
+    p = sub.add_parser("deploy", help="compile spinet with mpy-cross and copy it, a board "
+                       "file and the firmware to a board (mpremote)")
+    from host_tools.deploy import add_arguments as deploy_arguments
+
+    deploy_arguments(p)
+    p.set_defaults(func=cmd_deploy)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -202,3 +202,9 @@ def serve(nic, port=80, max_requests=None, rx=4096, tx=8192, timeout_s=10, log=N
         ls.close()
     _linger(nic, 5000)
     return served
+
+
+def main(nic, **kw):
+    """The firmware's entry (firmware/main.py via netboot.run_app): serve(nic, **kw)
+    with the keyword arguments of config.json's "app_args" (port, max_requests...)."""
+    return serve(nic, **kw)
