@@ -37,6 +37,12 @@ def cmd_vboard(args: argparse.Namespace) -> int:
     return vboard.main(args)
 
 
+def cmd_walkthrough(args: argparse.Namespace) -> int:
+    from host_tools import walkthrough
+
+    return walkthrough.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -57,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loss", type=float, default=0.0, help="lose this fraction of frames (link sim)")
     p.add_argument("--seed", type=int, default=1, help="seed of the frame loss")
     p.set_defaults(func=cmd_vboard)
+    p = sub.add_parser("walkthrough", help="the listings of docs/WALKTHROUGH.md: one TCP "
+                       "connection on the virtual board, traced down to SPI")
+    p.add_argument("--out", help="folder for the flash and the pcap (default: a temp dir)")
+    p.set_defaults(func=cmd_walkthrough)
     args = parser.parse_args(argv)
     return args.func(args)
 
