@@ -67,7 +67,8 @@ def run(out_dir=None, mpremote=None):
         if r.returncode:
             sys.stdout.write(r.stderr)
             return 1
-    print("\n== 8. the same connection in the capture (tshark -r %s)" % pcap)
+    print("\n== 8. the same connection in the capture")
+    print("$ tshark -r %s" % pcap)
     print(tshark_listing(pcap))
     return 0
 
