@@ -5,8 +5,14 @@ import sys
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the simulated-segment demo on CPython, then on the MicroPython unix port.
-    (The virtual-board demo with emulated SPI chips comes with the host tools.)"""
+    """The host tools end to end on a virtual board (host_tools/demo.py)."""
+    from host_tools import demo
+
+    return demo.main(args)
+
+
+def cmd_simdemo(args: argparse.Namespace) -> int:
+    """Run the simulated-segment demo on CPython, then on the MicroPython unix port."""
     import os
     import shutil
     import subprocess
@@ -43,12 +49,25 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return deploy.main(args)
 
 
+def cmd_walkthrough(args: argparse.Namespace) -> int:
+    from host_tools import walkthrough
+
+    return walkthrough.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    p = sub.add_parser("demo", help="two spinet stacks on a simulated segment, on CPython and MicroPython")
+    p = sub.add_parser("demo", help="a virtual board with an emulated W5500: deploy, "
+                       "connect-test, the HTTP example and its status page")
+    p.add_argument("--board", default="sim_w5500", choices=["sim_w5500", "sim_enc28j60"])
+    p.add_argument("--link", default="sim", help="sim (default) or tap (root: the Linux "
+                   "kernel in a namespace is the peer)")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("simdemo", help="two spinet stacks on a simulated segment, on CPython "
+                       "and MicroPython (ping, UDP echo, TCP under faults)")
+    p.set_defaults(func=cmd_simdemo)
     p = sub.add_parser("vboard", help="a virtual board: the MicroPython unix port on a pty, "
                        "acting like a Pico's USB REPL")
     p.add_argument("--flash", help="folder that is the board's flash (default: a temp dir)")
@@ -59,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="forward 127.0.0.1:HOST to the board's TCP port BOARD (link sim)")
     p.add_argument("--heapsize", help="MicroPython heap, e.g. 192K")
     p.add_argument("--flash-size", type=int, help="flash size in bytes (default 1.375 MB)")
+    p.add_argument("--capture", metavar="PCAP", help="write the chip's wire to a pcap (link sim)")
+    p.add_argument("--loss", type=float, default=0.0, help="lose this fraction of frames (link sim)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the frame loss")
     p.set_defaults(func=cmd_vboard)
     p = sub.add_parser("deploy", help="compile spinet with mpy-cross and copy it, a board "
                        "file and the firmware to a board (mpremote)")
@@ -66,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
     deploy_arguments(p)
     p.set_defaults(func=cmd_deploy)
+    p = sub.add_parser("walkthrough", help="the listings of docs/WALKTHROUGH.md: one TCP "
+                       "connection on the virtual board, traced down to SPI")
+    p.add_argument("--out", help="folder for the flash and the pcap (default: a temp dir)")
+    p.set_defaults(func=cmd_walkthrough)
     args = parser.parse_args(argv)
     return args.func(args)
 
