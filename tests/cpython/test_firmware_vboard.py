@@ -135,3 +135,30 @@ def test_repl_stays_up_without_board_file_and_with_a_broken_config(tmp_path, cap
             assert "\r\nnet: 192.0.2." in out, out
         finally:
             t.close()
+
+
+def test_dhcp_from_the_peer_names_and_ctrl_c_stops_the_app(tmp_path, capsys):
+    need_tools()
+    with VBoard(flash=str(tmp_path / "flash"), board="sim_enc28j60") as vb:
+        deploy_to(vb, tmp_path, {"dhcp": True, "dhcp_timeout_s": 20, "hostname": "fw-test",
+                                 "app": "udp_echo"}, board="sim_enc28j60")
+        capsys.readouterr()
+        t = Term(vb.device)
+        try:
+            t.sync()
+            t.write(b"\x04")
+            out = t.read_until(b"app: udp_echo", timeout=60)
+            # The peer's DHCP server: pool from 192.0.2.2, router .1, DNS .53.
+            assert "net: 192.0.2.2/24 gw 192.0.2.1 dns 192.0.2.53 via dhcp\r\n" in out, out
+            time.sleep(0.5)
+            t.write(b"\x03")  # Ctrl-C: the app stops, the REPL comes
+            out = t.read_until(b">>> ", timeout=20)
+            assert "app: udp_echo stopped (Ctrl-C)" in out, out
+            t.sync()
+            out = t.repl("from spinet import socket; "
+                         "print('ai', socket.getaddrinfo('echo.vboard.test', 7)[0][-1])")
+            assert "ai ('192.0.2.1', 7)" in out, out
+            out = t.repl("print('lease', nic.ipconfig('has_dhcp4'), nic.hostname)")
+            assert "lease True fw-test" in out, out
+        finally:
+            t.close()
