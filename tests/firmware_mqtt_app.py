@@ -1,0 +1,51 @@
+# The spinet side of tests/cpython/test_firmware_mqtt.py: a static address on a TAP
+# (CPython) or AF_PACKET (MicroPython unix) link, then firmware/examples/mqtt_publish
+# with umqtt.simple from UMQTT_DIR. Restricted Python.
+#
+#   firmware_mqtt_app.py DRIVER IFNAME UMQTT_DIR BROKER TOPIC COUNT QOS
+#
+# Prints "mqtt TOPIC MSG" per message, then "published N" (exit 0), or "error ..." (1).
+import sys
+
+_argv0 = sys.argv[0]
+_ROOT = _argv0.rsplit("/", 2)[0] if _argv0.count("/") >= 2 else ".."
+for _p in (_ROOT + "/lib", _ROOT + "/firmware/examples", sys.argv[3]):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import spinet  # noqa: E402
+import mqtt_publish  # noqa: E402
+
+
+def main(argv):
+    kind, ifname, _, broker, topic, count, qos = argv[:7]
+    if kind == "tap":
+        from spinet.drivers.tap import Tap
+        drv = Tap(ifname)
+    else:
+        from spinet.drivers.packet import PacketSocket
+        drv = PacketSocket(ifname)
+    nic = spinet.Interface(drv, hostname="mqtt-board")
+    nic.ifconfig(("192.0.2.2", "255.255.255.0", "192.0.2.1", "192.0.2.1"))
+    nic.active(True)
+    n = mqtt_publish.main(nic, broker=broker, topic=topic, count=int(count), qos=int(qos),
+                          client_id="spinet-test")
+    print("published %d" % n)
+    # Let the stack finish the close (FIN/ACK) before the process goes.
+    from spinet.compat import ticks_diff, ticks_ms
+    t0 = ticks_ms()
+    while nic.netstat() and ticks_diff(ticks_ms(), t0) < 3000:
+        nic.poll()
+        nic.wait(10)
+
+
+try:
+    main(sys.argv[1:])
+except Exception as e:
+    print("error %r" % (e,))
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(e)
+    else:
+        import traceback
+        traceback.print_exc()
+    sys.exit(1)
