@@ -333,9 +333,14 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         self.send(data)
         return None
 
-    def write(self, data):
+    def write(self, data, a=None, b=None):
         """Stream write: blocking sockets take everything (no short writes);
-        non-blocking ones take what fits, None if nothing does."""
+        non-blocking ones take what fits, None if nothing does. As MicroPython's
+        streams: write(buf, n) writes buf[:n], write(buf, off, n) buf[off:off + n]
+        (umqtt.simple uses the first)."""
+        if a is not None:
+            mv = memoryview(data)
+            data = mv[:a] if b is None else mv[a:a + b]
         try:
             if self._type == SOCK_STREAM:
                 return self._tcp_send(self._live(), data, self._timeout != 0)
