@@ -143,23 +143,34 @@ class RawRepl:
         end = time.monotonic() + timeout
         while token not in self.buf:
             if time.monotonic() >= end:
-                raise DeployError("no board answers the raw REPL on %s (%s within %.0f s;"
+                raise DeployError("no board answers the raw REPL on %s (%s within %.1f s;"
                                   " got %r)" % (self.port, what, timeout, self.buf[-80:]))
             self.buf += self.s.read(4096)
         i = self.buf.index(token) + len(token)
         out, self.buf = self.buf[:i], self.buf[i:]
         return out
 
-    def enter(self):
-        try:
-            self.s.write(b"\r\x03\x03")  # stop a running program (main.py, an app)
-            time.sleep(0.1)
-            self.s.reset_input_buffer()
-            self.buf = b""
-            self.s.write(b"\r\x01")
-        except Exception as e:
-            raise DeployError("no board: cannot write to %s (%s)" % (self.port, e))
-        self._read_until(b"raw REPL; CTRL-B to exit\r\n>", self.timeout, "the raw REPL prompt")
+    def enter(self, tries=3):
+        """Interrupt whatever runs and enter the raw REPL. Tried a few times: a
+        program may catch the first Ctrl-C, or the board may reset under it and start
+        main.py again; the whole stays within self.timeout * 1.5."""
+        each = self.timeout * 1.5 / tries
+        for i in range(tries):
+            try:
+                self.s.write(b"\r\x03\x03")  # stop a running program (main.py, an app)
+                time.sleep(0.1)
+                self.s.reset_input_buffer()
+                self.buf = b""
+                self.s.write(b"\r\x01")
+            except Exception as e:
+                raise DeployError("no board: cannot write to %s (%s)" % (self.port, e))
+            try:
+                self._read_until(b"raw REPL; CTRL-B to exit\r\n>", each,
+                                 "the raw REPL prompt")
+                return
+            except DeployError:
+                if i == tries - 1:
+                    raise
 
     def exec(self, code, timeout=60):
         data = code.encode()

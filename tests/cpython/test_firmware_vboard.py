@@ -162,3 +162,23 @@ def test_dhcp_from_the_peer_names_and_ctrl_c_stops_the_app(tmp_path, capsys):
             assert "lease True fw-test" in out, out
         finally:
             t.close()
+
+
+def test_deploy_interrupts_a_running_app(tmp_path, capsys):
+    need_tools()
+    with VBoard(flash=str(tmp_path / "flash"), board="sim_w5500") as vb:
+        deploy_to(vb, tmp_path, {"dhcp": False, "app": "udp_echo"})
+        t = Term(vb.device)
+        try:
+            t.sync()
+            t.write(b"\x04")
+            t.read_until(b"app: udp_echo", timeout=60)
+        finally:
+            t.close()
+        # main.py is serving forever; deploy's Ctrl-C stops it and finds all in place.
+        capsys.readouterr()
+        t0 = time.monotonic()
+        assert deploy.deploy(vb.device, "sim_w5500") == 0
+        out = capsys.readouterr().out
+        assert "files: 0 copied" in out and "the board is up to date" in out, out
+        assert time.monotonic() - t0 < 15
