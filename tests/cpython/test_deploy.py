@@ -226,3 +226,33 @@ def test_cli_dry_run_changes_nothing(tmp_path):
         assert r.returncode == 0, r.stderr
         assert "dry run: nothing changed" in r.stdout and "spinet total" in r.stdout
         assert sorted(os.listdir(str(flash))) == ["lib"] and os.listdir(str(flash / "lib")) == []
+
+
+@pytest.mark.parametrize("kind", ["sha256", "crc32"])
+def test_board_and_host_hash_alike(tmp_path, kind):
+    # The probe's hashes (computed by MicroPython) must equal deploy's host-side ones,
+    # also on a board without hashlib (size + CRC-32), or nothing would ever be
+    # "unchanged".
+    need_tools()
+    from host_tools.vboard import micropython_path
+
+    top = tmp_path / "t"
+    (top / "sub").mkdir(parents=True)
+    files = {"a.py": b"", "sub/b.mpy": bytes(range(256)) * 9, "sub/c.txt": b"x" * 513}
+    for name, data in files.items():
+        (top / name).write_bytes(data)
+    code = "ROOTS = [%r, %r]\nDIRS = [%r]\n%s" % (str(top), str(tmp_path / "missing"),
+                                                    str(tmp_path), deploy.PROBE)
+    if kind == "crc32":
+        code = code.replace("    import hashlib\n", "    raise ImportError\n")
+    r = subprocess.run([micropython_path(), "-c", code], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    st = deploy.parse_probe(r.stdout)
+    assert st.dirs == {str(tmp_path), str(top), str(top / "sub")}
+    assert set(st.files) == {str(top / n) for n in files}
+    for name, data in files.items():
+        size, h = st.files[str(top / name)]
+        assert h.startswith(kind + ":") and size == len(data)
+        assert deploy.file_hash(str(top / name), h) == (size, h), name
+    assert st.impl == "micropython" and st.mpy >= 0 and st.blocks > 0
