@@ -37,6 +37,12 @@ def cmd_vboard(args: argparse.Namespace) -> int:
     return vboard.main(args)
 
 
+def cmd_connect_test(args: argparse.Namespace) -> int:
+    from host_tools import connect_test
+
+    return connect_test.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -54,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heapsize", help="MicroPython heap, e.g. 192K")
     p.add_argument("--flash-size", type=int, help="flash size in bytes (default 1.375 MB)")
     p.set_defaults(func=cmd_vboard)
+    from host_tools.connect_test import add_arguments as connect_test_arguments
+
+    p = sub.add_parser("connect-test", help="check a board over its serial REPL (pyserial): "
+                       "import spinet, interface up, ping, resolve, TCP echo, memory")
+    connect_test_arguments(p)
+    p.set_defaults(func=cmd_connect_test)
     args = parser.parse_args(argv)
     return args.func(args)
 
