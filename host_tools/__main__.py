@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="forward 127.0.0.1:HOST to the board's TCP port BOARD (link sim)")
     p.add_argument("--heapsize", help="MicroPython heap, e.g. 192K")
     p.add_argument("--flash-size", type=int, help="flash size in bytes (default 1.375 MB)")
+    p.add_argument("--capture", metavar="PCAP", help="write the chip's wire to a pcap (link sim)")
+    p.add_argument("--loss", type=float, default=0.0, help="lose this fraction of frames (link sim)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the frame loss")
     p.set_defaults(func=cmd_vboard)
     from host_tools.connect_test import add_arguments as connect_test_arguments
 
