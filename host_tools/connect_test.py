@@ -15,8 +15,9 @@ host_tools/connect_board.py):
   memory   heap free after, and the difference from after the import
 
 One line per step with PASS/FAIL/SKIP, then a summary. Exit 0 when every step passed,
-1 when a step failed or was skipped, 2 when the board could not be driven (no board,
-no prompt, garbage, reset mid-test, a step that never ended).
+1 when a step failed or was skipped (a step that outruns --timeout is interrupted with
+Ctrl-C and fails), 2 when the board could not be driven (no board, no prompt,
+garbage, reset mid-test, no prompt back after an interrupt).
 """
 
 import ipaddress
@@ -190,6 +191,10 @@ def _run_steps(repl, args, params, sections, emit, t_start):
             except rawrepl.BoardReset as e:
                 fatal = "board reset during step %s" % step
                 res = Result(step, "FAIL", "board reset during step %s: %s" % (step, e))
+            except rawrepl.StepTimeout as e:
+                if not e.recovered:
+                    fatal = "the board stopped answering in step %s" % step
+                res = Result(step, "FAIL", "%s" % e)
             except rawrepl.ReplError as e:
                 fatal = "the board stopped answering in step %s" % step
                 res = Result(step, "FAIL", "%s" % e)

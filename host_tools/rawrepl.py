@@ -40,7 +40,12 @@ class BoardReset(ReplError):
 
 
 class StepTimeout(ReplError):
-    """Code ran past its time; the board was interrupted."""
+    """Code ran past its time; the board was interrupted. recovered: the raw REPL
+    prompt came back after the Ctrl-C, so the board can run more code."""
+
+    def __init__(self, msg, recovered=False):
+        ReplError.__init__(self, msg)
+        self.recovered = recovered
 
 
 def _show(data, n=60):
@@ -178,19 +183,22 @@ class RawRepl:
                 raise NoPrompt("the board sent more than %d bytes without ending its "
                                "output (garbage?): %s" % (MAX_OUTPUT, _show(buf)))
             if time.monotonic() >= deadline:
-                self.interrupt()
-                raise StepTimeout("the code ran longer than %.1f s and was interrupted "
-                                  "(output so far: %s)" % (timeout, _show(buf, 200)))
+                ok = self.interrupt()
+                raise StepTimeout("the code ran longer than %.1f s and was interrupted%s "
+                                  "(output so far: %s)"
+                                  % (timeout, "" if ok else ", and the board did not come "
+                                     "back to the raw REPL", _show(buf, 200)), ok)
             buf += self._read_some()
 
     def interrupt(self):
-        """Ctrl-C, then wait briefly for the raw prompt again (best effort)."""
+        """Ctrl-C, then wait briefly for the raw prompt again; True if it came."""
         try:
             self._write(b"\x03")
             # The KeyboardInterrupt traceback ends "\x04" (end of errors), then ">".
-            self._read_until(b"\x04>", time.monotonic() + 2)
+            got, _ = self._read_until(b"\x04>", time.monotonic() + 2)
+            return got is not None
         except ReplError:
-            pass
+            return False
 
     def exit(self):
         """Leave the raw REPL (Ctrl-B): the board shows its friendly REPL."""
