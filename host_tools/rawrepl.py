@@ -17,6 +17,7 @@ import serial
 
 BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 SOFT_REBOOT = b"MPY: soft reboot"
+ATTEMPT_S = 1.5  # wait for the banner before interrupting again
 CHUNK = 256  # bytes per write, with a pause, so a board's USB buffer keeps up
 CHUNK_PAUSE_S = 0.01
 KEEP = 4096  # bytes of unexpected output kept for the error message
@@ -120,25 +121,33 @@ class RawRepl:
 
     # -- the protocol ------------------------------------------------------------------
     def enter(self):
-        """Interrupt whatever runs (Ctrl-C twice) and enter the raw REPL."""
+        """Interrupt whatever runs (Ctrl-C twice) and enter the raw REPL. A board
+        that is still booting (or just reset) may lose these bytes, so they are sent
+        again every ATTEMPT_S until the banner comes or the timeout is over."""
         deadline = time.monotonic() + self.timeout
-        self._write(b"\r\x03")
-        time.sleep(0.1)
-        self._write(b"\x03")
-        noise = self._drain(0.2, min(1.0, self.timeout / 4))
-        self._write(b"\r\x01")
-        got, rest = self._read_until(BANNER, deadline)
-        if got is None:
-            seen = noise + rest
-            if not seen:
-                raise NoBoard("nothing answers on %s within %.1f s (no board, or a "
-                              "board that does not run MicroPython's REPL)"
-                              % (self.port, self.timeout))
-            raise NoPrompt("no raw REPL prompt on %s within %.1f s: the board sent %d "
-                           "bytes but never %r (hung, wrong baud rate or garbage?); "
-                           "last bytes %s" % (self.port, self.timeout, self.received,
-                                              BANNER.decode(), _show(seen)))
-        self._tail = rest
+        seen = bytearray()
+        while True:
+            self._write(b"\r\x03")
+            time.sleep(0.1)
+            self._write(b"\x03")
+            seen += self._drain(0.2, min(1.0, self.timeout / 4))
+            self._write(b"\r\x01")
+            wait = min(deadline, time.monotonic() + ATTEMPT_S)
+            got, rest = self._read_until(BANNER, wait)
+            if got is not None:
+                self._tail = rest
+                return
+            seen += rest
+            del seen[:-KEEP]
+            if time.monotonic() >= deadline:
+                break
+        if not seen:
+            raise NoBoard("nothing answers on %s within %.1f s (no board, or a board "
+                          "that does not run MicroPython's REPL)" % (self.port, self.timeout))
+        raise NoPrompt("no raw REPL prompt on %s within %.1f s: the board sent %d bytes "
+                       "but never %r (hung, wrong baud rate or garbage?); last bytes %s"
+                       % (self.port, self.timeout, self.received, BANNER.decode(),
+                          _show(seen)))
 
     def exec(self, code, timeout=None):
         """Run code in the raw REPL; (stdout, stderr) as text. The board's globals

@@ -63,6 +63,22 @@ def run_cli(port, *args, timeout=90):
     return r.returncode, r.stdout + r.stderr, time.monotonic() - t
 
 
+def wait_booted(dev, limit_s=20):
+    """Read the board's port until its friendly prompt: boot.py is over (a Ctrl-C
+    from connect-test would otherwise interrupt it, as on a board)."""
+    import serial
+
+    s = serial.Serial(dev, 115200, timeout=0.1)
+    try:
+        got = b""
+        end = time.monotonic() + limit_s
+        while b">>> " not in got:
+            assert time.monotonic() < end, "no prompt from the board: %r" % got
+            got += s.read(4096)
+    finally:
+        s.close()
+
+
 def status_of(out, step):
     """PASS/FAIL/SKIP of a step's report line."""
     for line in out.splitlines():
@@ -156,6 +172,7 @@ def test_reuses_the_nic_boot_py_left(tmp_path):
         "import board\n"
         "nic = board.nic(ifconfig=('192.0.2.2', '255.255.255.0', '192.0.2.1', '192.0.2.1'))\n"))
     with VBoard(flash=str(flash), board="sim_w5500") as vb:
+        wait_booted(vb.device)
         code, out, _ = run_cli(vb.device, *STATIC, "--name", "192.0.2.1",
                                     "--timeout", "15")
         assert code == 0, out
