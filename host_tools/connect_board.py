@@ -74,7 +74,8 @@ _ct_import()
 def _ct_nic():
     global nic
     t0 = time.ticks_ms()
-    if "nic" in globals():
+    # boot.py may have left the nic it brought up (or None, if it could not).
+    if globals().get("nic") is not None:
         how = "reused the nic already in the REPL"
         nic.active(True)
     else:

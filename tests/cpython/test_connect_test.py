@@ -179,6 +179,17 @@ def test_reuses_the_nic_boot_py_left(tmp_path):
         assert "reused the nic already in the REPL" in out, out
 
 
+def test_nic_none_from_boot_py_means_make_one(tmp_path):
+    need_tools()
+    # firmware/boot.py leaves nic = None when it could not bring the network up.
+    flash = make_flash(tmp_path, boot_py="nic = None\n")
+    with VBoard(flash=str(flash), board="sim_w5500") as vb:
+        wait_booted(vb.device)
+        code, out, _ = run_cli(vb.device, *STATIC, "--name", "192.0.2.1", "--timeout", "15")
+        assert code == 0, out
+        assert "(board.nic())" in out, out
+
+
 # -- network checks that fail --------------------------------------------------------
 
 def test_wrong_subnet_fails_ping_and_echo(tmp_path):
