@@ -1,11 +1,20 @@
 """The host-side peer of the virtual board's simulated link (CPython).
 
-A spinet stack at 192.0.2.1/24 on a loopback UDP link (boards/sim/udplink.py) whose
-other end is the emulated chip inside the virtual board. It runs in a thread and
-serves TCP and UDP echo on port 7, and forwards host TCP ports on 127.0.0.1 to the
-board (static address 192.0.2.2; DHCP and DNS on this link are still to come), so
-``curl http://127.0.0.1:8080/`` reaches a server on the board's port 80.
-Every frame on the link can be written to a pcap (``capture=PATH``).
+The other end of the emulated chip's wire (a loopback UDP link,
+boards/sim/udplink.py) is a small segment in this process, run by one thread:
+
+    192.0.2.1   a spinet stack ("peer"): TCP and UDP echo on port 7, and host TCP
+                ports on 127.0.0.1 forwarded to the board, so
+                ``curl http://127.0.0.1:8080/`` reaches a server on the board's port 80
+    192.0.2.67  DHCP server (boards/sim/dhcpd.py): pool from 192.0.2.2, router
+                192.0.2.1, DNS 192.0.2.53, one-hour leases
+    192.0.2.53  DNS server (boards/sim/dnsd.py): peer.vboard.test and
+                echo.vboard.test -> 192.0.2.1, board.vboard.test -> 192.0.2.2
+
+The board's static fallback is 192.0.2.2/24 (firmware/boot.py), the address DHCP
+gives it too. Every frame of the board's wire can be written to a pcap
+(``capture=PATH``, recorded at the board's side), and frames can be lost on the way
+both ways (``loss=P`` with ``seed=N``: a seeded fault, so runs repeat).
 
 ``TapRelay`` instead joins the chip's wire to a Linux TAP device (root): the kernel
 is then the peer.
@@ -25,6 +34,8 @@ for p in (REPO, os.path.join(REPO, "lib")):
         sys.path.insert(0, p)
 
 import spinet  # noqa: E402
+from boards.sim.dhcpd import DhcpServer  # noqa: E402
+from boards.sim.dnsd import DnsServer  # noqa: E402
 from boards.sim.pcap import PcapWriter  # noqa: E402
 from boards.sim.udplink import UdpLink  # noqa: E402
 from spinet import socket as ssocket  # noqa: E402
@@ -33,6 +44,11 @@ PEER_IP = "192.0.2.1"
 BOARD_IP = "192.0.2.2"  # the board's static fallback (firmware/boot.py)
 MASK = "255.255.255.0"
 PEER_MAC = b"\x02\x00\x5e\x00\x02\x01"
+DHCP_IP = "192.0.2.67"
+DHCP_MAC = b"\x02\x00\x5e\x00\x02\x43"
+DNS_IP = "192.0.2.53"
+DNS_MAC = b"\x02\x00\x5e\x00\x02\x35"
+DOMAIN = "vboard.test"
 ECHO_PORT = 7
 
 
@@ -74,6 +90,101 @@ class _Capture:
 
     def close(self):
         self._w.close()
+
+
+class _WallClock:
+    """What the simulation servers read the time from (.now, ms): here, real time."""
+
+    def __init__(self):
+        self._t0 = time.monotonic()
+
+    @property
+    def now(self):
+        return int((time.monotonic() - self._t0) * 1000)
+
+
+class _HubPort:
+    """One host's port on the hub: a LAN driver (send, recv_into, link_up, wait)."""
+
+    QUEUE = 128  # frames waiting for this host; more are dropped (and counted)
+
+    def __init__(self, hub, mac):
+        self.hub = hub
+        self.mac = mac
+        self.q = []
+        self.dropped = 0
+
+    def send(self, frame):
+        self.hub.forward(self, bytes(frame))
+
+    def recv_into(self, buf):
+        if not self.q:
+            return 0
+        f = self.q.pop(0)
+        n = len(f)
+        buf[:n] = f
+        return n
+
+    def link_up(self):
+        return True
+
+    def wait(self, ms):
+        pass  # the hub thread delivers; hosts never block in it
+
+    def put(self, frame):
+        if len(self.q) >= self.QUEUE:
+            self.dropped += 1
+        else:
+            self.q.append(frame)
+
+
+class _Hub:
+    """The peer's segment: the board's wire (upstream) and the local hosts. A frame
+    from any of them reaches all the others; each host filters by MAC itself. With
+    loss > 0, frames between the board and the hosts are lost at random (seeded)."""
+
+    def __init__(self, upstream, loss=0.0, seed=1):
+        import random
+
+        self.up = upstream
+        self.ports = []
+        self.loss = loss
+        self._rng = random.Random(seed)
+        self.lost = 0
+        self._buf = bytearray(1600)
+
+    def port(self, mac):
+        p = _HubPort(self, mac)
+        self.ports.append(p)
+        return p
+
+    def _lose(self):
+        if self.loss > 0 and self._rng.random() < self.loss:
+            self.lost += 1
+            return True
+        return False
+
+    def forward(self, src, frame):
+        for p in self.ports:
+            if p is not src:
+                p.put(frame)
+        if not self._lose():
+            self.up.send(frame)
+
+    def pump(self):
+        """Frames from the board to the hosts; True if any came."""
+        got = False
+        for _ in range(64):
+            n = self.up.recv_into(self._buf)
+            if n <= 0:
+                break
+            got = True
+            if self._lose():
+                continue
+            f = bytes(self._buf[:n])
+            for p in self.ports:
+                p.put(f)
+        return got
 
 
 class _Forward:
@@ -139,11 +250,13 @@ class _Forward:
 
 
 class SimPeer:
-    def __init__(self, forward=(), capture=None, log=None):
+    def __init__(self, forward=(), capture=None, log=None, loss=0.0, seed=1):
         self.port = free_udp_port()
         self.board_port = free_udp_port()
         self.forward = list(forward)
         self.capture = capture
+        self.loss = loss
+        self.seed = seed
         self.log = log or (lambda m: None)
         self._stop = threading.Event()
         self._thread = None
@@ -151,20 +264,34 @@ class SimPeer:
         self.served = {"echo_tcp": 0, "echo_udp": 0, "forwarded": 0}
 
     def start(self):
-        drv = UdpLink(PEER_MAC, self.port, self.board_port)
-        self._link = drv
+        up = UdpLink(PEER_MAC, self.port, self.board_port)
+        self._link = up
         if self.capture:
-            drv = _Capture(drv, self.capture)
-        self.drv = drv
-        nic = spinet.Interface(drv, hostname="peer", sockets=24)
-        nic.ifconfig((PEER_IP, MASK, PEER_IP, PEER_IP))
+            up = _Capture(up, self.capture)
+        self.drv = up
+        self.hub = _Hub(up, self.loss, self.seed)
+        nic = spinet.Interface(self.hub.port(PEER_MAC), hostname="peer", sockets=24)
+        nic.ifconfig((PEER_IP, MASK, PEER_IP, DNS_IP))
         nic.active(True)
         self.nic = nic
+        clock = _WallClock()
+        self.dhcpd = DhcpServer(self.hub.port(DHCP_MAC), clock, DHCP_IP, pool=(BOARD_IP, 8),
+                                lease=3600, router=PEER_IP, dns=(DNS_IP,))
+        self.dnsd = DnsServer(self.hub.port(DNS_MAC), clock, DNS_IP)
+        for name, addr in (("peer", PEER_IP), ("echo", PEER_IP), ("board", BOARD_IP)):
+            self.dnsd.a[name + "." + DOMAIN] = (addr, 300)
         self._start_servers(nic)
         self._thread = threading.Thread(target=self._run, name="vboard-peer", daemon=True)
         self._thread.start()
         self.log("peer %s on udp %d <-> board udp %d" % (PEER_IP, self.port, self.board_port))
         return self
+
+    def board_ip(self):
+        """Where the board is: the address DHCP last gave it, else the static one."""
+        for kind, addr in reversed(self.dhcpd.sent):
+            if kind == "ACK":
+                return addr
+        return BOARD_IP
 
     def stop(self):
         self._stop.set()
@@ -174,6 +301,12 @@ class SimPeer:
             f.close()
         for ls, _ in getattr(self, "_listeners", []):
             ls.close()
+        # The spinet sockets close before the link does (a socket closed later, by
+        # the garbage collector, would send on a closed link).
+        for c in [e[0] for e in getattr(self, "_echo_conns", [])] + [
+                getattr(self, "_echo_ls", None), getattr(self, "_echo_udp", None)]:
+            if c is not None:
+                c.close()
         if self.capture:
             self.drv.close()
         self._link.close()
@@ -201,27 +334,44 @@ class SimPeer:
             self.log("forward 127.0.0.1:%d -> board:%d" % (host_port, board_port))
         self._fwds = []
 
+    ECHO_HELD = 65536  # bytes an echo connection holds before it stops reading
+
+    def _echo_step(self, e):
+        """Echo what came on one connection; False once it is over. Bytes not yet
+        taken by the socket wait (a client may send a lot before it reads)."""
+        c, held, done = e
+        try:
+            if not done and len(held) < self.ECHO_HELD:
+                d = c.recv(4096)
+                if d == b"":
+                    e[2] = done = True
+                held += d
+        except OSError as err:
+            if err.args[0] != 11:
+                return False
+        try:
+            if held:
+                n = c.send(held)
+                held = held[n:]
+        except OSError as err:
+            if err.args[0] != 11:
+                return False
+        e[1] = held
+        return not (done and not held)
+
     def _services(self):
         nic = self.nic
         try:
             c, _ = self._echo_ls.accept()
             c.setblocking(False)
-            self._echo_conns.append(c)
+            self._echo_conns.append([c, b"", False])  # socket, not yet echoed, peer done
             self.served["echo_tcp"] += 1
         except OSError:
             pass
-        for c in list(self._echo_conns):
-            try:
-                d = c.recv(2048)
-                if d == b"":
-                    c.close()
-                    self._echo_conns.remove(c)
-                else:
-                    c.sendall(d)
-            except OSError as e:
-                if e.args[0] != 11:
-                    c.close()
-                    self._echo_conns.remove(c)
+        for e in list(self._echo_conns):
+            if not self._echo_step(e):
+                e[0].close()
+                self._echo_conns.remove(e)
         try:
             d, a = self._echo_udp.recvfrom(2048)
             self._echo_udp.sendto(d, a)
@@ -237,7 +387,7 @@ class SimPeer:
             b = nic.socket(ssocket.AF_INET, ssocket.SOCK_STREAM, rx=16384, tx=16384)
             b.setblocking(False)
             try:
-                b.connect((BOARD_IP, board_port))
+                b.connect((self.board_ip(), board_port))
             except OSError as e:
                 if e.args[0] != 115:  # EINPROGRESS
                     hc.close()
@@ -255,8 +405,16 @@ class SimPeer:
         sel = [self._link._s] + [h for h, _ in self._listeners]
         try:
             while not self._stop.is_set():
+                self.hub.pump()
                 nic.poll()
+                self.dhcpd.poll()
+                self.dnsd.poll()
+                for log in (self.dhcpd.log, self.dhcpd.sent, self.dnsd.queries):
+                    if len(log) > 200:  # the servers log every message; keep the tail
+                        del log[:100]
                 self._services()
+                if any(p.q for p in self.hub.ports):
+                    continue
                 socks = sel + [f.h for f in self._fwds]
                 select.select(socks, [], [], 0.005)
         except Exception as e:  # noqa: BLE001 - reported, never silent

@@ -17,9 +17,10 @@ Ctrl-D in the raw REPL it re-enters the raw REPL by itself, as a board does, so
 plain ``mpremote connect /dev/pts/N ...`` works.
 
 With ``--board``, an emulated chip (boards/sim) answers the board's SPI bus. Its
-wire is the ``--link``: ``sim`` is a loopback UDP link to a host-side peer that
-lives in this process (a spinet stack at 192.0.2.1 that serves TCP/UDP
-echo on port 7 and forwards host TCP ports to the board, see host_tools/peer.py);
+wire is the ``--link``: ``sim`` is a loopback UDP link to a host-side segment that
+lives in this process (a spinet stack at 192.0.2.1 that serves TCP/UDP echo on
+port 7 and forwards host TCP ports to the board, a DHCP and a DNS server; frames
+can be captured to a pcap and lost at a seeded rate; see host_tools/peer.py);
 ``packet:IF`` puts the chip on a Linux interface (in a namespace); ``tap:NAME``
 relays a TAP device to the chip over the loopback link.
 """
@@ -56,7 +57,8 @@ class VBoard:
     """One virtual board. ``start()`` returns the device path; ``stop()`` ends it."""
 
     def __init__(self, flash=None, board="", link="sim", heapsize=None, flash_size=None,
-                 forward=(), micropython=None, log=None, board_id=None):
+                 forward=(), micropython=None, log=None, board_id=None, capture=None,
+                 loss=0.0, seed=1):
         if board and board not in BOARDS:
             raise ValueError("unknown board %r (have: %s)" % (board, ", ".join(BOARDS)))
         self._tmp = None
@@ -70,6 +72,9 @@ class VBoard:
         self.heapsize = heapsize
         self.flash_size = flash_size
         self.forward = list(forward)
+        self.capture = capture  # pcap of the chip's wire (link sim)
+        self.loss = loss  # frames lost at random on the sim link, seeded
+        self.seed = seed
         self.mpy = micropython or micropython_path()
         if not self.mpy:
             raise RuntimeError("no `micropython` command (make venv installs it)")
@@ -132,7 +137,8 @@ class VBoard:
         from host_tools import peer
 
         if kind == "sim":
-            self.peer = peer.SimPeer(forward=self.forward, log=self.log)
+            self.peer = peer.SimPeer(forward=self.forward, log=self.log, capture=self.capture,
+                                     loss=self.loss, seed=self.seed)
         elif kind == "tap":
             self.peer = peer.TapRelay(arg or "vbtap0", log=self.log)
         else:
@@ -178,6 +184,7 @@ class VBoard:
         os.close(slave)
         fcntl.fcntl(self._child_fd, fcntl.F_SETFL, os.O_NONBLOCK)
         self._booting = True
+        self._boot_mode = self.mode  # the REPL this boot ends in
         self._boot_buf = b""
         self._pending = b""  # host bytes that arrived while the board was booting
         self.log("boot %d (%s REPL)" % (self.boots, self.mode))
@@ -233,6 +240,10 @@ class VBoard:
             elif b == 2:
                 self.mode = "friendly"
         if self._booting:
+            # Ctrl-C interrupts boot.py/main.py at once, as on a board (a main.py that
+            # serves forever must not lock the host out); the rest waits for the REPL.
+            if b"\x03" in data:
+                self._to_child(b"\x03")
             self._pending += data
         else:
             self._to_child(data)
@@ -271,7 +282,7 @@ class VBoard:
             return
         self._to_host(buf[:i])
         rest = buf[i + len(READY):].lstrip(b"\r\n")
-        if self.mode == "raw":
+        if self._boot_mode == "raw":
             # The interpreter's banner is not shown: a board that was reset from the
             # raw REPL comes back in the raw REPL.
             j = rest.find(b">>> ")
@@ -345,6 +356,7 @@ def main(args):
         fwd.append((int(h), int(b or h)))
     vb = VBoard(flash=args.flash, board=args.board or "", link=args.link,
                 heapsize=args.heapsize, flash_size=args.flash_size, forward=fwd,
+                capture=args.capture, loss=args.loss, seed=args.seed,
                 log=(lambda m: print("vboard: " + m, file=sys.stderr, flush=True)))
     dev = vb.start()
     print(dev, flush=True)
