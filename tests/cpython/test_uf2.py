@@ -236,3 +236,21 @@ def test_flash_board_never_comes_back(tmp_path):
         in out, out
     assert (drv / "fw.uf2").read_bytes() == src.read_bytes()  # it was copied
     assert took < 15
+
+
+def test_family_rules_per_chip():
+    # absolute/data blocks are RP2350-only; an image of nothing else is refused on RP2040
+    only_abs = uf2.parse(blocks(b"\x00" * 300, ABSOLUTE))
+    uf2.check_family(only_abs, "RP2350")
+    with pytest.raises(uf2.FlashError) as e:
+        uf2.check_family(only_abs, "RP2040")
+    assert "no block of 2 blocks (absolute x2) is for RP2040" in str(e.value)
+    # RISC-V and Arm images both suit an RP2350; neither an RP2040
+    for fam in (ARM_S, RISCV):
+        img = uf2.parse(blocks(b"\x00" * 300, fam))
+        uf2.check_family(img, "RP2350")
+        with pytest.raises(uf2.FlashError):
+            uf2.check_family(img, "RP2040")
+    # blocks flagged "not main flash" are skipped, so they need no family
+    img = uf2.parse(blocks(b"c" * 10, 0, flags=uf2.FLAG_NOT_MAIN_FLASH) + blocks(b"a", RP2040))
+    assert img.families == {RP2040: 1} and img.blocks == 2
