@@ -5,8 +5,14 @@ import sys
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the simulated-segment demo on CPython, then on the MicroPython unix port.
-    (The virtual-board demo with emulated SPI chips comes with the host tools.)"""
+    """The host tools end to end on a virtual board (host_tools/demo.py)."""
+    from host_tools import demo
+
+    return demo.main(args)
+
+
+def cmd_simdemo(args: argparse.Namespace) -> int:
+    """Run the simulated-segment demo on CPython, then on the MicroPython unix port."""
     import os
     import shutil
     import subprocess
@@ -88,12 +94,25 @@ def add_tools_commands(sub) -> None:
     p.set_defaults(func=cmd_plot_tcp)
 
 
+def cmd_walkthrough(args: argparse.Namespace) -> int:
+    from host_tools import walkthrough
+
+    return walkthrough.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    p = sub.add_parser("demo", help="two spinet stacks on a simulated segment, on CPython and MicroPython")
+    p = sub.add_parser("demo", help="a virtual board with an emulated W5500: deploy, "
+                       "connect-test, the HTTP example and its status page")
+    p.add_argument("--board", default="sim_w5500", choices=["sim_w5500", "sim_enc28j60"])
+    p.add_argument("--link", default="sim", help="sim (default) or tap (root: the Linux "
+                   "kernel in a namespace is the peer)")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("simdemo", help="two spinet stacks on a simulated segment, on CPython "
+                       "and MicroPython (ping, UDP echo, TCP under faults)")
+    p.set_defaults(func=cmd_simdemo)
     p = sub.add_parser("vboard", help="a virtual board: the MicroPython unix port on a pty, "
                        "acting like a Pico's USB REPL")
     p.add_argument("--flash", help="folder that is the board's flash (default: a temp dir)")
@@ -109,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="seed of the frame loss")
     p.set_defaults(func=cmd_vboard)
     add_tools_commands(sub)
+    p = sub.add_parser("walkthrough", help="the listings of docs/WALKTHROUGH.md: one TCP "
+                       "connection on the virtual board, traced down to SPI")
+    p.add_argument("--out", help="folder for the flash and the pcap (default: a temp dir)")
+    p.set_defaults(func=cmd_walkthrough)
     args = parser.parse_args(argv)
     return args.func(args)
 

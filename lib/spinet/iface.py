@@ -295,12 +295,20 @@ class Interface:
     def arp_table(self):
         return self._arp.entries()
 
-    def netstat(self):
-        """One line per socket control block (a list of str)."""
+    def netstat(self, time_wait=False):
+        """One line per socket control block (a list of str); with time_wait, also
+        one per entry of the TIME-WAIT table (connections whose blocks are freed)."""
         out = []  # type: list[str]
         for i, s in enumerate(self._socks):
             if s is not None:
                 out.append("%d %s" % (i, s.describe()))
+        if time_wait:
+            now = self._now()
+            for e in self._tw:
+                if e is not None:
+                    out.append("- tcp TIME_WAIT   %s:%d %d.%d.%d.%d:%d expires_in=%dms" % (
+                        ipv4.ntoa(self._ip), e[0], e[2] >> 8, e[2] & 255, e[3] >> 8,
+                        e[3] & 255, e[1], ticks_diff(e[8], now)))  # e: see tcp._enter_time_wait
         return out
 
     def socket(self, af=2, type=1, proto=0, rx=None, tx=None):

@@ -9,6 +9,14 @@ from .wire.ipv4 import ntoa
 _ICMP_TYPES = {0: "echo reply", 3: "unreachable", 8: "echo request", 11: "time exceeded"}
 
 
+def _tcp_flags(fl):
+    out = ""
+    for bit, ch in ((2, "S"), (1, "F"), (4, "R"), (8, "P"), (0x20, "U"), (0x10, ".")):
+        if fl & bit:
+            out += ch
+    return out or "none"
+
+
 def describe(b, off, n):
     """A one-line summary of the frame at b[off:off+n]."""
     if n < ethernet.HDR_LEN:
@@ -46,7 +54,21 @@ def describe(b, off, n):
         dp = (b[q + 2] << 8) | b[q + 3]
         if proto == 17:
             return "IP %s.%d > %s.%d UDP len %d" % (src, sp, dst, dp, total - ihl - 8)
-        return "IP %s.%d > %s.%d TCP len %d" % (src, sp, dst, dp, total - ihl)
+        if n < q - off + 20:
+            return "IP %s.%d > %s.%d TCP len %d" % (src, sp, dst, dp, total - ihl)
+        # tcpdump's shape: flags, seq (a range when there is data), ack, window.
+        fl = b[q + 13]
+        doff = (b[q + 12] >> 4) * 4
+        dlen = total - ihl - doff
+        seq = (b[q + 4] << 24) | (b[q + 5] << 16) | (b[q + 6] << 8) | b[q + 7]
+        out = "IP %s.%d > %s.%d Flags [%s]" % (src, sp, dst, dp, _tcp_flags(fl))
+        if dlen > 0 or fl & 3:
+            out += ", seq %d" % seq
+            if dlen > 0:
+                out += ":%d" % ((seq + dlen) & 0xFFFFFFFF)
+        if fl & 0x10:
+            out += ", ack %d" % ((b[q + 8] << 24) | (b[q + 9] << 16) | (b[q + 10] << 8) | b[q + 11])
+        return out + ", win %d, length %d" % ((b[q + 14] << 8) | b[q + 15], dlen)
     return "IP %s > %s proto %d len %d" % (src, dst, proto, total)
 
 
