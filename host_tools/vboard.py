@@ -184,6 +184,7 @@ class VBoard:
         os.close(slave)
         fcntl.fcntl(self._child_fd, fcntl.F_SETFL, os.O_NONBLOCK)
         self._booting = True
+        self._eol = b""  # what is left of the ready marker's line end
         self._boot_mode = self.mode  # the REPL this boot ends in
         self._boot_buf = b""
         self._pending = b""  # host bytes that arrived while the board was booting
@@ -265,8 +266,19 @@ class VBoard:
         self._cr = data[-1:] == b"\r"
         return bytes(out)
 
+    def _eat_eol(self, data, eol):
+        """data less the start of eol it begins with; the rest of eol is eaten from
+        the next output (self._eol)."""
+        k = 0
+        while k < len(eol) and k < len(data) and data[k] == eol[k]:
+            k += 1
+        self._eol = eol[k:] if k == len(data) else b""
+        return data[k:]
+
     def _from_child(self, data):
         data = self._cook(data)
+        if self._eol:
+            data = self._eat_eol(data, self._eol)
         if not self._booting:
             self._to_host(data)
             return
@@ -281,7 +293,8 @@ class VBoard:
             self._boot_buf = buf
             return
         self._to_host(buf[:i])
-        rest = buf[i + len(READY):].lstrip(b"\r\n")
+        # The marker's own line end may come in a later read: eat it wherever it is.
+        rest = self._eat_eol(buf[i + len(READY):], b"\r\n")
         if self._boot_mode == "raw":
             # The interpreter's banner is not shown: a board that was reset from the
             # raw REPL comes back in the raw REPL.
