@@ -49,6 +49,63 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return deploy.main(args)
 
 
+def cmd_connect_test(args: argparse.Namespace) -> int:
+    from host_tools import connect_test
+
+    return connect_test.main(args)
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    from host_tools import uf2
+
+    return uf2.main(args)
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from host_tools import capture
+
+    return capture.main(args)
+
+
+def cmd_plot_tcp(args: argparse.Namespace) -> int:
+    from host_tools import plot_tcp
+
+    return plot_tcp.main(args)
+
+
+def add_tools_commands(sub) -> None:
+    """flash, capture, plot-tcp (host_tools/uf2.py, capture.py, plot_tcp.py)."""
+    p = sub.add_parser("flash", help="copy a MicroPython UF2 to a Pico in BOOTSEL mode and "
+                       "check the version it comes back with")
+    p.add_argument("--uf2", required=True, help="the firmware file")
+    p.add_argument("--drive", help="the BOOTSEL drive's folder (default: search mount points)")
+    p.add_argument("--port", help="the board's serial port once flashed (default: a new "
+                   "USB serial port with vendor id 2E8A)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for the board to come back (default 30)")
+    p.add_argument("--search", action="append", metavar="DIR",
+                   help="look for the drive in these folders instead of the mount points")
+    p.set_defaults(func=cmd_flash)
+    p = sub.add_parser("capture", help="a pcap of the virtual board's link while it runs "
+                       "a TCP transfer (or a script)")
+    p.add_argument("-o", "--output", required=True, help="the pcap file to write")
+    p.add_argument("--board", default="sim_w5500", choices=["sim_w5500", "sim_enc28j60"])
+    p.add_argument("--bytes", type=int, default=65536,
+                   help="bytes to send to the peer's TCP echo server (default 65536)")
+    p.add_argument("--loss", type=float, default=0.0, help="frame loss on the link, 0..1")
+    p.add_argument("--seed", type=int, default=1, help="seed of the loss (default 1)")
+    p.add_argument("--run", metavar="SCRIPT", help="run this script on the board instead")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds the board may take (default 300)")
+    p.set_defaults(func=cmd_capture)
+    p = sub.add_parser("plot-tcp", help="TCP time-sequence graph of one flow in a pcap")
+    p.add_argument("pcap", help="classic pcap or pcapng file")
+    p.add_argument("-o", "--output", required=True, help="the PNG to write")
+    p.add_argument("--flow", metavar="IP:PORT-IP:PORT",
+                   help="sender-receiver (default: the direction carrying most payload)")
+    p.set_defaults(func=cmd_plot_tcp)
+
+
 def cmd_walkthrough(args: argparse.Namespace) -> int:
     from host_tools import walkthrough
 
@@ -88,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
 
     deploy_arguments(p)
     p.set_defaults(func=cmd_deploy)
+    from host_tools.connect_test import add_arguments as connect_test_arguments
+
+    p = sub.add_parser("connect-test", help="check a board over its serial REPL (pyserial): "
+                       "import spinet, interface up, ping, resolve, TCP echo, memory")
+    connect_test_arguments(p)
+    p.set_defaults(func=cmd_connect_test)
+    add_tools_commands(sub)
     p = sub.add_parser("walkthrough", help="the listings of docs/WALKTHROUGH.md: one TCP "
                        "connection on the virtual board, traced down to SPI")
     p.add_argument("--out", help="folder for the flash and the pcap (default: a temp dir)")

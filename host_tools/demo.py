@@ -88,20 +88,24 @@ def _boot_and_fetch(device, url, timeout=40):
         end = time.monotonic() + timeout
         next_try = time.monotonic() + 1.0
         err = "no answer"
+        got = None
         while time.monotonic() < end:
             out += s.read(4096)
             lines = out.decode(errors="replace").replace("\r\n", "\n").split("\n")
             for ln in lines[shown:-1]:
                 print("  | " + ln, flush=True)
             shown = max(shown, len(lines) - 1)
+            if got is not None:
+                break  # one more read after the page: what the board said about it
             if time.monotonic() >= next_try:
                 next_try = time.monotonic() + 0.5
                 try:
                     with urllib.request.urlopen(url, timeout=5) as r:
-                        return r.status, r.read().decode()
+                        got = (r.status, r.read().decode())
                 except OSError as e:  # still coming up: try again until the timeout
                     err = str(e)
-        return None, err
+                time.sleep(0.2)
+        return got or (None, err)
     finally:
         s.close()
 

@@ -13,8 +13,10 @@ boards/sim/udplink.py) is a small segment in this process, run by one thread:
 
 The board's static fallback is 192.0.2.2/24 (firmware/boot.py), the address DHCP
 gives it too. Every frame of the board's wire can be written to a pcap
-(``capture=PATH``, recorded at the board's side), and frames can be lost on the way
-both ways (``loss=P`` with ``seed=N``: a seeded fault, so runs repeat).
+(``capture=PATH``, recorded at the board's side, as a capture on its cable would
+be: a frame lost on the way to the board is not in it, only its resend), and frames
+can be lost on the way both ways (``loss=P`` with ``seed=N``: a seeded fault, so
+runs repeat).
 
 ``TapRelay`` instead joins the chip's wire to a Linux TAP device (root): the kernel
 is then the peer.

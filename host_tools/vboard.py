@@ -43,6 +43,7 @@ import tty
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 READY = b"\x1b[vboard-ready]"
+UP = b"\x1b[vboard-up]"  # the boot script runs: Ctrl-C is an exception from here on
 BOARDS = ("sim_w5500", "sim_enc28j60")
 
 
@@ -184,9 +185,14 @@ class VBoard:
         os.close(slave)
         fcntl.fcntl(self._child_fd, fcntl.F_SETFL, os.O_NONBLOCK)
         self._booting = True
+        self._up = False  # UP seen: the boot script has started
+        self._held_ctrl_c = False
+        self._eol = b""  # what is left of a marker's line end
         self._boot_mode = self.mode  # the REPL this boot ends in
         self._boot_buf = b""
-        self._pending = b""  # host bytes that arrived while the board was booting
+        # Host bytes that arrived while the board was booting wait for its REPL (also
+        # across a reboot, as a board's USB serial keeps them over a soft reset).
+        self._pending = getattr(self, "_pending", b"")
         self.log("boot %d (%s REPL)" % (self.boots, self.mode))
 
     def _hw_dir(self):
@@ -242,8 +248,12 @@ class VBoard:
         if self._booting:
             # Ctrl-C interrupts boot.py/main.py at once, as on a board (a main.py that
             # serves forever must not lock the host out); the rest waits for the REPL.
+            # Before the boot script runs, SIGINT would kill the interpreter: hold it.
             if b"\x03" in data:
-                self._to_child(b"\x03")
+                if self._up:
+                    self._to_child(b"\x03")
+                else:
+                    self._held_ctrl_c = True
             self._pending += data
         else:
             self._to_child(data)
@@ -265,12 +275,31 @@ class VBoard:
         self._cr = data[-1:] == b"\r"
         return bytes(out)
 
+    def _eat_eol(self, data, eol):
+        """data less the start of eol it begins with; the rest of eol is eaten from
+        the next output (self._eol)."""
+        k = 0
+        while k < len(eol) and k < len(data) and data[k] == eol[k]:
+            k += 1
+        self._eol = eol[k:] if k == len(data) else b""
+        return data[k:]
+
     def _from_child(self, data):
         data = self._cook(data)
+        if self._eol:
+            data = self._eat_eol(data, self._eol)
         if not self._booting:
             self._to_host(data)
             return
         buf = self._boot_buf + data
+        if not self._up:
+            k = buf.find(UP)
+            if k >= 0:
+                buf = buf[:k] + self._eat_eol(buf[k + len(UP):], b"\r\n")
+                self._up = True
+                if self._held_ctrl_c:
+                    self._held_ctrl_c = False
+                    self._to_child(b"\x03")
         i = buf.find(READY)
         if i < 0:
             # Until the marker, it is boot.py/main.py output: it goes to the host.
@@ -281,7 +310,8 @@ class VBoard:
             self._boot_buf = buf
             return
         self._to_host(buf[:i])
-        rest = buf[i + len(READY):].lstrip(b"\r\n")
+        # The marker's own line end may come in a later read: eat it wherever it is.
+        rest = self._eat_eol(buf[i + len(READY):], b"\r\n")
         if self._boot_mode == "raw":
             # The interpreter's banner is not shown: a board that was reset from the
             # raw REPL comes back in the raw REPL.
