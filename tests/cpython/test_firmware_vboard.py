@@ -13,6 +13,7 @@ sys.path.insert(0, ROOT)
 
 from host_tools import deploy  # noqa: E402
 from host_tools.vboard import VBoard  # noqa: E402
+from test_deploy import wait_booted  # noqa: E402
 from test_vboard import need_tools  # noqa: E402
 
 
@@ -61,6 +62,7 @@ class Term:
 
 
 def deploy_to(vb, tmp_path, cfg, board="sim_w5500"):
+    wait_booted(vb.device)
     p = tmp_path / "cfg.json"
     p.write_text(json.dumps(cfg))
     assert deploy.deploy(vb.device, board, config=str(p)) == 0
