@@ -254,7 +254,9 @@ class VBoard:
                     self._to_child(b"\x03")
                 else:
                     self._held_ctrl_c = True
-            self._pending += data
+            # That Ctrl-C is handled (sent, or held for UP): queued too, it would reach
+            # the REPL a second time, where the unix port's SIGINT ends the interpreter.
+            self._pending += data.replace(b"\x03", b"")
         else:
             self._to_child(data)
 
