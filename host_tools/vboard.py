@@ -43,7 +43,7 @@ import tty
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 READY = b"\x1b[vboard-ready]"
-UP = b"\x1b[vboard-up]"  # the boot script runs: Ctrl-C is an exception from here on
+UP = b"\x1b[vboard-up]"  # boot.py is next: Ctrl-C is an exception from here to READY
 BOARDS = ("sim_w5500", "sim_enc28j60")
 
 
@@ -291,6 +291,8 @@ class VBoard:
         if self._eol:
             data = self._eat_eol(data, self._eol)
         if not self._booting:
+            if READY in data:  # a second ready line (see vboard_board.start)
+                data = data.replace(READY + b"\r\n", b"").replace(READY, b"")
             self._to_host(data)
             return
         buf = self._boot_buf + data
@@ -312,6 +314,7 @@ class VBoard:
             self._boot_buf = buf
             return
         self._to_host(buf[:i])
+        self._up = False  # boot.py/main.py are over: a Ctrl-C now would kill the REPL
         # The marker's own line end may come in a later read: eat it wherever it is.
         rest = self._eat_eol(buf[i + len(READY):], b"\r\n")
         if self._boot_mode == "raw":

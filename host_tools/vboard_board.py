@@ -243,11 +243,20 @@ def start(g):
     """Set the board up, then run boot.py (and main.py) in the REPL's globals g."""
     try:
         _setup()
+        # From this line on the virtual board passes Ctrl-C on (as SIGINT: a
+        # KeyboardInterrupt here), until it reads the ready line below.
+        print("\x1b[vboard-up]")
         _run("boot.py", g)
         if MODE == "friendly":
             _run("main.py", g)
     except BaseException as e:
         sys.print_exception(e)
     # The virtual board reads this line to know the REPL is next (the host never
-    # sees it).
-    print("\x1b[vboard-ready]")
+    # sees it). A Ctrl-C still in flight must not stop it being printed; printed
+    # twice, the second is dropped by the virtual board.
+    for _ in range(10):
+        try:
+            print("\x1b[vboard-ready]")
+            break
+        except KeyboardInterrupt:
+            pass

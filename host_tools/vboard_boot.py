@@ -1,7 +1,6 @@
 # The script the virtual board's interpreter starts with (micropython -i): set up the
 # board (host_tools/vboard_board.py), run boot.py/main.py, then the REPL takes over
 # with this module's globals, as a board's REPL has boot.py's and main.py's.
-print("\x1b[vboard-up]")  # the virtual board holds Ctrl-C until this line
 import vboard_board
 
 vboard_board.start(globals())
