@@ -112,6 +112,25 @@ def cmd_walkthrough(args: argparse.Namespace) -> int:
     return walkthrough.main(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from host_tools import bench
+
+    return bench.main(args)
+
+
+def add_bench_command(sub) -> None:
+    """bench (host_tools/bench/): the figures of docs/BENCHMARKS.md."""
+    p = sub.add_parser("bench", help="benchmarks (root for the real-peer sections): one "
+                       "table, rows written as JSON")
+    p.add_argument("--quick", action="store_true", help="fewer bytes and runs (under 5 min)")
+    p.add_argument("--json", metavar="FILE", help="where to write the rows "
+                   "(default build/bench.json)")
+    p.add_argument("--only", metavar="SECTION,...", help="run only these sections "
+                   "(throughput, latency, memory, cpu, size, scaling, profile)")
+    p.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    p.set_defaults(func=cmd_bench)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host_tools", description="spinet host tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -152,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     connect_test_arguments(p)
     p.set_defaults(func=cmd_connect_test)
     add_tools_commands(sub)
+    add_bench_command(sub)
     p = sub.add_parser("walkthrough", help="the listings of docs/WALKTHROUGH.md: one TCP "
                        "connection on the virtual board, traced down to SPI")
     p.add_argument("--out", help="folder for the flash and the pcap (default: a temp dir)")

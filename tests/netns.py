@@ -200,10 +200,12 @@ class Proc:
 
 
 class Lab:
-    def __init__(self, kind="packet", relay=None, dnsmasq=False, capture=None, name=None):
+    def __init__(self, kind="packet", relay=None, dnsmasq=False, capture=None, name=None,
+                 tap_if=TAP_IF):
         if kind not in ("packet", "tap"):
             raise ValueError("kind is 'packet' or 'tap'")
         self.kind = kind
+        self.tap_if = tap_if  # the TAP's name (PyTCP, in the benchmarks, wants "tap*")
         self.relay_opts = relay
         self.want_dnsmasq = dnsmasq
         self.capture_file = capture
@@ -214,8 +216,8 @@ class Lab:
         self.dnsmasq = None
         self.tcpdump = None
         self.tmp = None
-        self.kernel_if = "k0" if (kind == "packet" or relay is not None) else TAP_IF
-        self.spinet_if = "s0" if kind == "packet" else TAP_IF
+        self.kernel_if = "k0" if (kind == "packet" or relay is not None) else tap_if
+        self.spinet_if = "s0" if kind == "packet" else tap_if
         self._created = False
 
     # --- helpers ---------------------------------------------------------------------
@@ -287,7 +289,7 @@ class Lab:
                 "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
         kif = self.kernel_if
         if self.kind == "tap":
-            self.sh("ip tuntap add dev %s mode tap" % TAP_IF)
+            self.sh("ip tuntap add dev %s mode tap" % self.tap_if)
         if self.kind == "packet" or self.relay_opts is not None:
             if self.relay_opts is None:
                 self.sh("ip link add k0 type veth peer name s0")
@@ -321,13 +323,13 @@ class Lab:
         devs = [self.kernel_if]
         if self.relay_opts is not None:
             devs += ["r0"]
-            devs += ["r1", "s0"] if self.kind == "packet" else [TAP_IF]
+            devs += ["r1", "s0"] if self.kind == "packet" else [self.tap_if]
         elif self.kind == "packet":
             devs += ["s0"]
         return devs
 
     def _relay_ports(self):
-        return ("r0", "r1") if self.kind == "packet" else ("r0", TAP_IF)
+        return ("r0", "r1") if self.kind == "packet" else ("r0", self.tap_if)
 
     def _start_capture(self):
         if shutil.which("tcpdump") is None:
@@ -441,7 +443,7 @@ class Lab:
                         pass
             except Exception as e:
                 errors.append("pids: %s" % e)
-            for dev in ("k0", "r1", TAP_IF):
+            for dev in ("k0", "r1", self.tap_if):
                 _run(self.ns_argv(["ip", "link", "del", dev]), check=False)
             r = _run(["ip", "netns", "del", self.ns], check=False)
             if r.returncode != 0:
