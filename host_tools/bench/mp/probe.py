@@ -383,9 +383,7 @@ def scale(ring, conns, total):
     assert ok, got
     us = t1 - t0
     row("%d KB rings, %d conn" % (ring // 1024, conns), each * conns / us, "MB/s",
-        "wall, both stacks in one process; virtual %d ms; heap %d B for the %d"
-        " connection pairs + 2 stacks (%d before connect)" % (v1 - v0, m1 - m0, conns,
-                                                              m1 - m0))
+        "wall, both stacks in one process; virtual %d ms" % (v1 - v0))
     row("%d KB rings, %d conn heap" % (ring // 1024, conns), m1 - m0, "B",
         "2 Interfaces + %d connected pairs, rings both sides" % conns)
 
@@ -460,7 +458,7 @@ def stages(path, segs):
     add(tcp, "segment_in", "    tcp.segment_in", False)
     add(tcp, "_ack_in", "     ACK processing", False)
     add(tcp, "_data_in", "     data in", False)
-    add(ring.Ring, "write_at", "      copy to RX ring", True)
+    add(ring.Ring, "write_at", "      ring write_at (copy into a ring)", True)
     add(tcp, "output", "  tcp.output", False)
     add(tcp, "_emit", "   segment build + send", False)
     add(ring.Ring, "copy_out", "    copy from TX ring", True)
