@@ -50,6 +50,9 @@ class Interface:
                      reasm_bytes=reasm_bytes, sockets=sockets)
         self._drv = driver
         self.mac = bytes(driver.mac)
+        # A chip with a small receive buffer says how much TCP data it can hold
+        # between polls (drv.rx_window); no connection advertises more than that.
+        self._wnd_cap = getattr(driver, "rx_window", 0xFFFF)
         self.hostname = hostname
         self.mtu = mtu
         self._now = clock or ticks_ms  # the one clock of this stack (injectable)

@@ -161,8 +161,12 @@ class Tcb:
         SWS avoidance, RFC 1122 4.2.3.3)."""
         rx = self.rx
         if rx is None:
-            return self.rx_bytes if self.rx_bytes < 0xFFFF else 0xFFFF
+            w = self.rx_bytes if self.rx_bytes < self.nic._wnd_cap else self.nic._wnd_cap
+            return w if w < 0xFFFF else 0xFFFF
         free = rx.size - rx.count
+        cap = self.nic._wnd_cap
+        if free > cap:
+            free = cap  # what the chip's receive buffer can hold (Interface)
         nxt = self.rcv_nxt
         edge = self.rcv_adv
         if nxt + free - edge >= (rx.size >> 1 if rx.size >> 1 < self.mss else self.mss):
