@@ -35,8 +35,6 @@ from .counters import (TCP_ABORT, TCP_ACK_UNSENT, TCP_BAD_CHECKSUM, TCP_BAD_FLAG
 from .ring import Assembler, Ring
 from .wire import seq as wseq
 from .wire import tcp as wtcp
-from .wire.ipv4 import HDR_LEN as IP_HDR
-from .wire.ipv4 import PROTO_TCP
 
 SOCK_STREAM = const(1)
 
@@ -58,6 +56,17 @@ STATE_NAMES = ("CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_W
 _FAR = wseq.FAR
 _TW_EXPIRY = const(8)  # index of the expiry time in a TIME-WAIT entry
 _OFF = const(-1)  # a timer that is not running
+# wire/tcp.py's flags and header length, and wire/ipv4.py's, as constants of this module:
+# MicroPython folds them at compile time, where wtcp.ACK is two lookups per use.
+_FIN = const(0x01)
+_SYN = const(0x02)
+_RST = const(0x04)
+_PSH = const(0x08)
+_ACK = const(0x10)
+_ACK_PSH = const(0x18)  # _ACK | _PSH: the flags header prediction accepts
+_TCP_HDR = const(20)
+_IP_HDR = const(20)
+_PROTO_TCP = const(6)
 
 # Set by tests on CPython: every sequence variable is range-checked after each event.
 DEBUG_RANGE = False
@@ -235,13 +244,13 @@ def _emit(t, flags, seq_off, n_data, data_k):
     l4 = nic._l4_off
     # The MSS option says what we can receive (RFC 9293 3.7.1: MTU - 40), not the
     # smaller of that and the peer's, which is only our sending limit (t.mss).
-    mss_opt = nic.mtu - IP_HDR - wtcp.HDR_LEN if flags & wtcp.SYN else 0
-    hl = wtcp.HDR_LEN + (4 if mss_opt else 0)
+    mss_opt = nic.mtu - _IP_HDR - _TCP_HDR if flags & _SYN else 0
+    hl = _TCP_HDR + (4 if mss_opt else 0)
     if n_data:
         t.tx.copy_out(data_k, b, l4 + hl, n_data)
-    nic._ip_prepare(t.raddr, 0, PROTO_TCP, hl + n_data)
-    if flags & wtcp.ACK or t.state != SYN_SENT:
-        flags |= wtcp.ACK
+    nic._ip_prepare(t.raddr, 0, _PROTO_TCP, hl + n_data)
+    if flags & _ACK or t.state != SYN_SENT:
+        flags |= _ACK
         a_hi = wseq.absolute_hi(t.rcv_nxt, t.irs_hi, t.irs_lo)
         a_lo = wseq.absolute_lo(t.rcv_nxt, t.irs_lo)
     else:
@@ -252,7 +261,7 @@ def _emit(t, flags, seq_off, n_data, data_k):
     wtcp.build(b, nic._ip_off, l4, t.lport, t.rport,
                wseq.absolute_hi(seq_off, t.iss_hi, t.iss_lo),
                wseq.absolute_lo(seq_off, t.iss_lo), a_hi, a_lo, flags, w, mss_opt, n_data)
-    if flags & wtcp.ACK:
+    if flags & _ACK:
         t.ack_now = False
         t.unacked_segs = 0
         t.t_dack = _OFF
@@ -273,11 +282,11 @@ def output(t, now):
     st = t.state
     if st == CLOSED or st == LISTEN or st == TIME_WAIT:
         if t.ack_now and st == TIME_WAIT:
-            _emit(t, wtcp.ACK, t.snd_nxt, 0, 0)
+            _emit(t, _ACK, t.snd_nxt, 0, 0)
         return
     if st == SYN_SENT or st == SYN_RCVD:
         if t.snd_nxt == 0:  # SYN not sent yet (or being retransmitted)
-            _emit(t, wtcp.SYN if st == SYN_SENT else wtcp.SYN | wtcp.ACK, 0, 0, 0)
+            _emit(t, _SYN if st == SYN_SENT else _SYN | _ACK, 0, 0, 0)
             t.snd_nxt = 1
             if t.snd_max < 1:
                 t.snd_max = 1
@@ -287,7 +296,7 @@ def output(t, now):
             if t.t_rtx == _OFF:
                 _arm_rtx(t, now)
         elif t.ack_now:
-            _emit(t, wtcp.ACK, t.snd_nxt, 0, 0)
+            _emit(t, _ACK, t.snd_nxt, 0, 0)
         return
     sent = False
     tx = t.tx
@@ -313,12 +322,12 @@ def output(t, now):
                 if not (t.max_wnd and n >= t.max_wnd >> 1) and not (
                         fin and n == unsent and (flight == 0 or t.nodelay)):
                     break
-        flags = wtcp.ACK
+        flags = _ACK
         if n > 0 and n == unsent:
-            flags |= wtcp.PSH
+            flags |= _PSH
         send_fin = fin and n == unsent and (n > 0 or nxt == end)
         if send_fin:
-            flags |= wtcp.FIN
+            flags |= _FIN
         if nxt < t.snd_max:
             t.n_retransmit += 1
             t.nic._count[TCP_RETRANSMIT] += 1
@@ -350,7 +359,7 @@ def output(t, now):
             t.t_persist = ticks_add(now, t.persist_ms)
             t.nic._schedule(t.t_persist)
     if not sent and t.ack_now:
-        _emit(t, wtcp.ACK, _ack_seq(t), 0, 0)
+        _emit(t, _ACK, _ack_seq(t), 0, 0)
     if t.keepalive and t.t_keep == _OFF:
         t.t_keep = ticks_add(now, config.TCP_KEEPIDLE_MS)
         t.nic._schedule(t.t_keep)
@@ -363,29 +372,29 @@ def send_rst_reply(nic, buf, ip, off, n_seg, flags, hl):
     l4 = nic._l4_off
     sport = (buf[off + 2] << 8) | buf[off + 3]
     dport = (buf[off] << 8) | buf[off + 1]
-    if flags & wtcp.ACK:
+    if flags & _ACK:
         s_hi = (buf[off + 8] << 8) | buf[off + 9]
         s_lo = (buf[off + 10] << 8) | buf[off + 11]
         a_hi = 0
         a_lo = 0
-        fl = wtcp.RST
+        fl = _RST
     else:
         seglen = n_seg - hl
-        if flags & wtcp.SYN:
+        if flags & _SYN:
             seglen += 1
-        if flags & wtcp.FIN:
+        if flags & _FIN:
             seglen += 1
         lo = ((buf[off + 6] << 8) | buf[off + 7]) + seglen
         a_lo = lo & 0xFFFF
         a_hi = (((buf[off + 4] << 8) | buf[off + 5]) + (lo >> 16)) & 0xFFFF
         s_hi = 0
         s_lo = 0
-        fl = wtcp.RST | wtcp.ACK
-    nic._ip_prepare(buf, ip + 12, PROTO_TCP, wtcp.HDR_LEN)
+        fl = _RST | _ACK
+    nic._ip_prepare(buf, ip + 12, _PROTO_TCP, _TCP_HDR)
     wtcp.build(b, nic._ip_off, l4, sport, dport, s_hi, s_lo, a_hi, a_lo, fl, 0, 0, 0)
     nic._count[TCP_RST_TX] += 1
     nic._count[TCP_TX] += 1
-    nic._ip_send(wtcp.HDR_LEN)
+    nic._ip_send(_TCP_HDR)
 
 
 def _ack_seq(t):
@@ -402,13 +411,13 @@ def _ack_seq(t):
 
 def _send_rst(t):
     """Abort: RST from our current send position (RFC 9293 3.10.5)."""
-    _emit(t, wtcp.RST | wtcp.ACK, _ack_seq(t), 0, 0)
+    _emit(t, _RST | _ACK, _ack_seq(t), 0, 0)
     t.nic._count[TCP_RST_TX] += 1
 
 
 def _challenge_ack(t):
     t.nic._count[TCP_CHALLENGE_ACK] += 1
-    _emit(t, wtcp.ACK, _ack_seq(t), 0, 0)
+    _emit(t, _ACK, _ack_seq(t), 0, 0)
 
 
 # --- life cycle -----------------------------------------------------------------------------
@@ -505,10 +514,10 @@ def _time_wait_input(nic, buf, ip, off, n, flags, hl):
         e = tw[i]
         if e is None or e[0] != dport or e[1] != sport or e[2] != s_hi or e[3] != s_lo:
             continue
-        if flags & wtcp.RST:
+        if flags & _RST:
             tw[i] = None  # RFC 1337 would ignore it; RFC 9293 closes. Close.
             return True
-        if flags & wtcp.SYN and not flags & wtcp.ACK:
+        if flags & _SYN and not flags & _ACK:
             # A new connection for the same pair: allow it if its sequence number is
             # past the old one (RFC 6191 idea), by forgetting the TIME-WAIT entry.
             seq_hi = (buf[off + 4] << 8) | buf[off + 5]
@@ -519,14 +528,14 @@ def _time_wait_input(nic, buf, ip, off, n, flags, hl):
                 return False
         # Anything else (a retransmitted FIN above all) gets the last ACK again and
         # restarts the 2 MSL timer (RFC 9293 3.10.7.4 TIME-WAIT).
-        if flags & wtcp.FIN:
+        if flags & _FIN:
             e[_TW_EXPIRY] = ticks_add(nic._now(), nic._time_wait_ms)
         b = nic._tx
         l4 = nic._l4_off
-        nic._ip_prepare(buf, ip + 12, PROTO_TCP, wtcp.HDR_LEN)
-        wtcp.build(b, nic._ip_off, l4, dport, sport, e[6], e[7], e[4], e[5], wtcp.ACK, 0, 0, 0)
+        nic._ip_prepare(buf, ip + 12, _PROTO_TCP, _TCP_HDR)
+        wtcp.build(b, nic._ip_off, l4, dport, sport, e[6], e[7], e[4], e[5], _ACK, 0, 0, 0)
         nic._count[TCP_TX] += 1
-        nic._ip_send(wtcp.HDR_LEN)
+        nic._ip_send(_TCP_HDR)
         return True
     return False
 
@@ -543,7 +552,7 @@ def input(nic, buf, ip, off, n, bcast):
         return
     cnt[TCP_RX] += 1
     flags = buf[off + 13]
-    if flags & wtcp.SYN and flags & (wtcp.FIN | wtcp.RST):
+    if flags & _SYN and flags & (_FIN | _RST):
         cnt[TCP_BAD_FLAGS] += 1  # SYN+FIN / SYN+RST: never legitimate
         return
     t = _find(nic, buf, ip, off)
@@ -553,26 +562,77 @@ def input(nic, buf, ip, off, n, bcast):
     now = nic._now()
     if t is None:
         cnt[TCP_NO_SOCKET] += 1
-        if not flags & wtcp.RST:
+        if not flags & _RST:
             send_rst_reply(nic, buf, ip, off, n, flags, hl)
         return
     if t.state == LISTEN:
         _listen_input(nic, t, buf, ip, off, n, flags, hl, now)
         return
-    segment_in(t, buf, ip, off, n, flags, hl, now)
+    if not (t.state == ESTABLISHED and flags | _PSH == _ACK_PSH and n > hl and _fast_in(
+            t, buf, off, n - hl, hl, now)):
+        segment_in(t, buf, ip, off, n, flags, hl, now)
     if DEBUG_RANGE:
         t.range_check()
 
 
+def _fast_in(t, buf, off, dlen, hl, now):
+    """Header prediction (Van Jacobson; BSD's and Linux's fast path): in ESTABLISHED,
+    a segment with only ACK (and maybe PSH) set, carrying the next expected data that
+    fits the ring (the caller has checked there is some), with nothing held out of order, acknowledging nothing new and not
+    changing the window. Does exactly what segment_in would do for it, with a small
+    call chain; returns False, having changed nothing, for any other segment."""
+    if t.keepalive or t.orphan or t.t_persist != _OFF or t.asm.n:
+        return False
+    rx = t.rx
+    if dlen > rx.size - rx.count or ((buf[off + 14] << 8) | buf[off + 15]) != t.snd_wnd:
+        return False
+    seg = t.rcv_nxt
+    if wseq.offset((buf[off + 4] << 8) | buf[off + 5], (buf[off + 6] << 8) | buf[off + 7],
+                   t.irs_hi, t.irs_lo) != seg:
+        return False
+    if wseq.offset((buf[off + 8] << 8) | buf[off + 9], (buf[off + 10] << 8) | buf[off + 11],
+                   t.iss_hi, t.iss_lo) != t.snd_una:
+        return False
+    # _ack_in for ack == snd_una and an unchanged window: only the window bookkeeping.
+    if t.snd_wl1 < seg or (t.snd_wl1 == seg and t.snd_wl2 <= t.snd_una):
+        t.snd_wl1 = seg
+        t.snd_wl2 = t.snd_una
+        if t.snd_wnd > t.max_wnd:
+            t.max_wnd = t.snd_wnd
+    # _data_in for in-order data with an empty assembler.
+    rx.write_at(rx.count, buf, off + hl, dlen)
+    rx.count += dlen
+    t.rcv_nxt = seg + dlen
+    t.unacked_segs += 1
+    if dlen >= t.mss and t.unacked_segs >= 2:
+        t.ack_now = True  # every second full-size segment (RFC 1122 4.2.3.2)
+    elif t.t_dack == _OFF:
+        t.t_dack = ticks_add(now, config.TCP_DELACK_MS)
+        t.nic._schedule(t.t_dack)
+    _output_quick(t, now)
+    return True
+
+
+def _output_quick(t, now):
+    """output(t, now) for a synchronized connection (ESTABLISHED to LAST-ACK), with
+    a shorter path when there is nothing to send but maybe an ACK: no data past
+    SND.NXT, no FIN waiting and no keepalive timer to start."""
+    if t.tx_seq + t.tx.count - t.snd_nxt > 0 or (t.fin_queued and not t.fin_sent) or (
+            t.keepalive):
+        output(t, now)
+    elif t.ack_now:
+        _emit(t, _ACK, _ack_seq(t), 0, 0)
+
+
 def _listen_input(nic, lt, buf, ip, off, n, flags, hl, now):
     cnt = nic._count
-    if flags & wtcp.RST:
+    if flags & _RST:
         return
-    if flags & wtcp.ACK:
+    if flags & _ACK:
         cnt[TCP_NO_SOCKET] += 1
         send_rst_reply(nic, buf, ip, off, n, flags, hl)
         return
-    if not flags & wtcp.SYN:
+    if not flags & _SYN:
         cnt[TCP_BAD_FLAGS] += 1
         return
     mss = wtcp.mss_option(buf, off, hl)
@@ -610,7 +670,7 @@ def _accept_syn(t, buf, off, mss):
     t.irs_lo = (buf[off + 6] << 8) | buf[off + 7]
     t.rcv_nxt = 1
     t.rcv_adv = 1
-    own = t.nic.mtu - IP_HDR - wtcp.HDR_LEN
+    own = t.nic.mtu - _IP_HDR - _TCP_HDR
     t.peer_mss = mss if mss else config.TCP_DEFAULT_MSS
     t.mss = own if own < t.peer_mss else t.peer_mss
     if t.mss < 1:
@@ -649,24 +709,24 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
 
     if st == SYN_SENT:
         ack = wseq.offset(ack_hi, ack_lo, t.iss_hi, t.iss_lo)
-        if flags & wtcp.ACK and (ack <= 0 or ack > t.snd_max):
-            if not flags & wtcp.RST:
+        if flags & _ACK and (ack <= 0 or ack > t.snd_max):
+            if not flags & _RST:
                 cnt[TCP_ACK_UNSENT] += 1
                 send_rst_reply(nic, buf, ip, off, n, flags, hl)
             return
-        if flags & wtcp.RST:
-            if flags & wtcp.ACK:
+        if flags & _RST:
+            if flags & _ACK:
                 cnt[TCP_RST_RX] += 1
                 _abort(t, ECONNREFUSED)
             return
-        if not flags & wtcp.SYN:
+        if not flags & _SYN:
             return
         mss = wtcp.mss_option(buf, off, hl)
         if mss < 0:
             cnt[TCP_BAD_HEADER] += 1
             return
         _accept_syn(t, buf, off, mss)
-        if flags & wtcp.ACK:
+        if flags & _ACK:
             t.snd_una = ack
             t.tx_seq = 1
             _rtt_sample(t, ack, now)
@@ -687,22 +747,22 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
 
     # --- synchronized states (and SYN-RECEIVED): RFC 9293 3.10.7.4 ---
     seg = wseq.offset(seq_hi, seq_lo, t.irs_hi, t.irs_lo)
-    if st == SYN_RCVD and seg == 0 and flags & wtcp.SYN and flags & wtcp.ACK and (
+    if st == SYN_RCVD and seg == 0 and flags & _SYN and flags & _ACK and (
             t.parent is None):
         # Simultaneous open (RFC 9293 3.5 figure 8, line 6): the peer's SYN,ACK
         # repeats the SYN we already took; what is new is its ACK, so take the
         # segment without the SYN (Linux does the same). Answering it with our
         # SYN,ACK again would ping-pong forever between two such stacks.
-        flags ^= wtcp.SYN
+        flags ^= _SYN
         seg = 1
-    seglen = dlen + (1 if flags & wtcp.SYN else 0) + (1 if flags & wtcp.FIN else 0)
+    seglen = dlen + (1 if flags & _SYN else 0) + (1 if flags & _FIN else 0)
     # First: sequence number acceptable?
     if not _acceptable(t, seg, seglen):
-        if flags & wtcp.RST:
+        if flags & _RST:
             cnt[TCP_RST_IGNORED] += 1
             return
         cnt[TCP_OUT_OF_WINDOW] += 1
-        if flags & wtcp.SYN and st == SYN_RCVD and seg == 0:
+        if flags & _SYN and st == SYN_RCVD and seg == 0:
             t.ack_now = True  # the peer retransmitted its SYN: repeat our SYN,ACK
             t.snd_nxt = 0
             output(t, now)
@@ -717,7 +777,7 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
         t.t_keep = ticks_add(now, config.TCP_KEEPIDLE_MS)
         nic._schedule(t.t_keep)
     # Second: RST (RFC 5961 3.2: reset only at exactly RCV.NXT, else challenge ACK).
-    if flags & wtcp.RST:
+    if flags & _RST:
         if seg != t.rcv_nxt:
             cnt[TCP_RST_IGNORED] += 1
             _challenge_ack(t)
@@ -732,12 +792,12 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
         _abort(t, ECONNRESET if st != SYN_RCVD else ECONNREFUSED)
         return
     # Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK.
-    if flags & wtcp.SYN:
+    if flags & _SYN:
         cnt[TCP_BAD_FLAGS] += 1
         _challenge_ack(t)
         return
     # Fifth: ACK.
-    if not flags & wtcp.ACK:
+    if not flags & _ACK:
         return
     ack = wseq.offset(ack_hi, ack_lo, t.iss_hi, t.iss_lo)
     if st == SYN_RCVD:
@@ -776,7 +836,7 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
             _data_in(t, buf, off + hl, seg, dlen, now)
         # else: data after the peer's FIN is ignored
     # Eighth: FIN, taken only once all data before it is in.
-    if flags & wtcp.FIN and seg + dlen == t.rcv_nxt and not t.fin_rcvd:
+    if flags & _FIN and seg + dlen == t.rcv_nxt and not t.fin_rcvd:
         t.fin_rcvd = True
         t.rcv_nxt += 1
         t.ack_now = True
@@ -792,7 +852,7 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
             output(t, now)
             _enter_time_wait(t, now)
             return
-    elif flags & wtcp.FIN and t.state == TIME_WAIT:
+    elif flags & _FIN and t.state == TIME_WAIT:
         t.ack_now = True
     output(t, now)
 
@@ -900,7 +960,7 @@ def _ack_in(t, ack, seg, wnd, dlen, flags, now):
         t.retries = 0
         t.snd_nxt = una
         t.t_rtx = _OFF
-    elif ack == una and dlen == 0 and not (flags & wtcp.FIN) and not window_changed and (
+    elif ack == una and dlen == 0 and not (flags & _FIN) and not window_changed and (
             t.snd_max > una):
         # A duplicate ACK (RFC 5681 2): three in a row mean a lost segment.
         t.dupacks += 1
@@ -942,7 +1002,7 @@ def _retransmit_first(t, now):
     t.nic._count[TCP_RETRANSMIT] += 1
     if t.rtt_seq >= una:
         t.rtt_seq = -1  # Karn: this sample would be ambiguous
-    _emit(t, wtcp.ACK | (wtcp.FIN if fin else 0), una, n if n > 0 else 0, una - t.tx_seq)
+    _emit(t, _ACK | (_FIN if fin else 0), una, n if n > 0 else 0, una - t.tx_seq)
     _arm_rtx(t, now)
 
 
@@ -1085,20 +1145,20 @@ def _probe_window(t, now):
             if nxt < t.snd_max:
                 t.n_retransmit += 1
                 t.nic._count[TCP_RETRANSMIT] += 1
-            _emit(t, wtcp.ACK | wtcp.PSH, nxt, n, nxt - t.tx_seq)
+            _emit(t, _ACK | _PSH, nxt, n, nxt - t.tx_seq)
             t.snd_nxt = nxt + n
             if t.snd_nxt > t.snd_max:
                 t.snd_max = t.snd_nxt
             _arm_rtx(t, now)
         return
     if end > t.snd_nxt and t.snd_nxt == t.snd_una:
-        _emit(t, wtcp.ACK, t.snd_nxt, 1, t.snd_nxt - t.tx_seq)
+        _emit(t, _ACK, t.snd_nxt, 1, t.snd_nxt - t.tx_seq)
         t.snd_nxt += 1
         if t.snd_nxt > t.snd_max:
             t.snd_max = t.snd_nxt
         _arm_rtx(t, now)
     else:
-        _emit(t, wtcp.ACK, t.snd_una - 1, 0, 0)
+        _emit(t, _ACK, t.snd_una - 1, 0, 0)
     ms = t.persist_ms * 2
     t.persist_ms = ms if ms < config.TCP_RTO_MAX_MS else config.TCP_RTO_MAX_MS
     t.t_persist = ticks_add(now, t.persist_ms)
@@ -1115,7 +1175,7 @@ def _keepalive(t, now):
         return
     if t.snd_una == t.snd_max:
         t.keep_probes += 1
-        _emit(t, wtcp.ACK, t.snd_nxt - 1, 0, 0)
+        _emit(t, _ACK, t.snd_nxt - 1, 0, 0)
         t.t_keep = ticks_add(now, config.TCP_KEEPINTVL_MS)
     else:
         t.t_keep = ticks_add(now, config.TCP_KEEPIDLE_MS)
@@ -1142,7 +1202,7 @@ def tw_timers(nic, now):
 def open_active(t, addr, port, now):
     t.set_peer(addr, port)
     t.alloc_rings()
-    own = t.nic.mtu - IP_HDR - wtcp.HDR_LEN
+    own = t.nic.mtu - _IP_HDR - _TCP_HDR
     t.mss = own  # until the SYN,ACK tells us the peer's
     t.choose_iss()
     t.state = SYN_SENT
@@ -1210,6 +1270,9 @@ def app_recv_into(t, dst, n, now):
         # Window update when it opens by a useful amount (RFC 1122 4.2.3.3).
         if after - before >= t.mss or (before < t.mss and after >= (rx.size >> 1)):
             t.ack_now = True
-            output(t, now)
+            if t.state == TIME_WAIT:
+                output(t, now)
+            else:
+                _output_quick(t, now)
     return m
 
