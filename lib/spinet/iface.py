@@ -616,6 +616,9 @@ class Interface:
             if plen > 0:
                 self._deliver(self._reasm_mv, 0, ipv4.HDR_LEN, plen, bcast)
             return
+        if b[o + 9] == ipv4.PROTO_TCP:
+            tcp.input(self, self._rxmv, o, o + hl, total - hl, bcast)  # _deliver's first case
+            return
         self._deliver(self._rxmv, o, hl, total - hl, bcast)
 
     def _deliver(self, buf, ip, hl, plen, bcast):

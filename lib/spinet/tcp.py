@@ -249,18 +249,20 @@ def _emit(t, flags, seq_off, n_data, data_k):
     if n_data:
         t.tx.copy_out(data_k, b, l4 + hl, n_data)
     nic._ip_prepare(t.raddr, 0, _PROTO_TCP, hl + n_data)
+    # wseq.absolute_hi / absolute_lo, written out (two calls fewer per number).
     if flags & _ACK or t.state != SYN_SENT:
         flags |= _ACK
-        a_hi = wseq.absolute_hi(t.rcv_nxt, t.irs_hi, t.irs_lo)
-        a_lo = wseq.absolute_lo(t.rcv_nxt, t.irs_lo)
+        a_lo = t.rcv_nxt
+        a_hi = (t.irs_hi + (a_lo >> 16) + (((a_lo & 0xFFFF) + t.irs_lo) >> 16)) & 0xFFFF
+        a_lo = (t.irs_lo + a_lo) & 0xFFFF
     else:
         a_hi = 0
         a_lo = 0
     w = t.rcv_wnd()
     t.rcv_adv = t.rcv_nxt + w
     wtcp.build(b, nic._ip_off, l4, t.lport, t.rport,
-               wseq.absolute_hi(seq_off, t.iss_hi, t.iss_lo),
-               wseq.absolute_lo(seq_off, t.iss_lo), a_hi, a_lo, flags, w, mss_opt, n_data)
+               (t.iss_hi + (seq_off >> 16) + (((seq_off & 0xFFFF) + t.iss_lo) >> 16)) & 0xFFFF,
+               (t.iss_lo + seq_off) & 0xFFFF, a_hi, a_lo, flags, w, mss_opt, n_data)
     if flags & _ACK:
         t.ack_now = False
         t.unacked_segs = 0
