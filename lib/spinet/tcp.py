@@ -588,17 +588,22 @@ def _fast_in(t, buf, off, dlen, hl, now):
     rx = t.rx
     if dlen > rx.size - rx.count or ((buf[off + 14] << 8) | buf[off + 15]) != t.snd_wnd:
         return False
+    # seq == rcv_nxt and ack == snd_una, compared as the absolute 16-bit halves (the
+    # wseq.absolute_* arithmetic written out; both offsets are >= 0 and < FAR).
     seg = t.rcv_nxt
-    if wseq.offset((buf[off + 4] << 8) | buf[off + 5], (buf[off + 6] << 8) | buf[off + 7],
-                   t.irs_hi, t.irs_lo) != seg:
+    if ((buf[off + 6] << 8) | buf[off + 7]) != ((t.irs_lo + seg) & 0xFFFF) or (
+            ((buf[off + 4] << 8) | buf[off + 5]) != (
+                (t.irs_hi + (seg >> 16) + (((seg & 0xFFFF) + t.irs_lo) >> 16)) & 0xFFFF)):
         return False
-    if wseq.offset((buf[off + 8] << 8) | buf[off + 9], (buf[off + 10] << 8) | buf[off + 11],
-                   t.iss_hi, t.iss_lo) != t.snd_una:
+    una = t.snd_una
+    if ((buf[off + 10] << 8) | buf[off + 11]) != ((t.iss_lo + una) & 0xFFFF) or (
+            ((buf[off + 8] << 8) | buf[off + 9]) != (
+                (t.iss_hi + (una >> 16) + (((una & 0xFFFF) + t.iss_lo) >> 16)) & 0xFFFF)):
         return False
     # _ack_in for ack == snd_una and an unchanged window: only the window bookkeeping.
-    if t.snd_wl1 < seg or (t.snd_wl1 == seg and t.snd_wl2 <= t.snd_una):
+    if t.snd_wl1 < seg or (t.snd_wl1 == seg and t.snd_wl2 <= una):
         t.snd_wl1 = seg
-        t.snd_wl2 = t.snd_una
+        t.snd_wl2 = una
         if t.snd_wnd > t.max_wnd:
             t.max_wnd = t.snd_wnd
     # _data_in for in-order data with an empty assembler.
