@@ -1,6 +1,6 @@
-# Header prediction (tcp._fast_in) must not change behaviour: the same seeded
-# transfers, with the fast path and with it switched off, give the same frames,
-# timing and counters on both ends.
+# Header prediction (tcp._fast_in, tcp._fast_ack) must not change behaviour: the same
+# seeded transfers, with the fast paths and with them switched off, give the same
+# frames, timing and counters on both ends.
 
 import tcp_apps
 from spinet import tcp
@@ -8,6 +8,8 @@ from spinet import tcp
 SIZE = 16384
 CASES = (
     ("clean", None, "download", 1, None),
+    ("clean", None, "upload", 1, None),
+    ("loss5", {"loss": 0.05, "delay_ms": 1}, "upload", 2, 8192),
     ("clean", None, "both", 1, None),
     ("loss5", {"loss": 0.05, "delay_ms": 1}, "download", 2, 8192),
     ("reorder20", {"reorder": 0.2, "delay_ms": 1}, "both", 2, 8192),
@@ -30,13 +32,16 @@ def _slow(*args):
 
 def test_fast_path_changes_nothing():
     fast = tcp._fast_in
+    fast_ack = tcp._fast_ack
     for name, faults, direction, seed, ring in CASES:
         with_fast = _run(faults, direction, seed, ring)
         tcp._fast_in = _slow
+        tcp._fast_ack = _slow
         try:
             without = _run(faults, direction, seed, ring)
         finally:
             tcp._fast_in = fast
+            tcp._fast_ack = fast_ack
         assert with_fast[0] and with_fast[2], name
         assert with_fast == without, "%s %s seed %d: %r != %r" % (
             name, direction, seed, with_fast, without)

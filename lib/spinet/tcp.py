@@ -570,9 +570,17 @@ def input(nic, buf, ip, off, n, bcast):
     if t.state == LISTEN:
         _listen_input(nic, t, buf, ip, off, n, flags, hl, now)
         return
-    if not (t.state == ESTABLISHED and flags | _PSH == _ACK_PSH and n > hl and _fast_in(
-            t, buf, off, n - hl, hl, now)):
-        segment_in(t, buf, ip, off, n, flags, hl, now)
+    if t.state == ESTABLISHED and flags | _PSH == _ACK_PSH:
+        if n > hl:
+            if _fast_in(t, buf, off, n - hl, hl, now):
+                if DEBUG_RANGE:
+                    t.range_check()
+                return
+        elif _fast_ack(t, buf, off, flags, now):
+            if DEBUG_RANGE:
+                t.range_check()
+            return
+    segment_in(t, buf, ip, off, n, flags, hl, now)
     if DEBUG_RANGE:
         t.range_check()
 
@@ -617,6 +625,28 @@ def _fast_in(t, buf, off, dlen, hl, now):
         t.t_dack = ticks_add(now, config.TCP_DELACK_MS)
         t.nic._schedule(t.t_dack)
     _output_quick(t, now)
+    return True
+
+
+def _fast_ack(t, buf, off, flags, now):
+    """A pure ACK (no data, only ACK and maybe PSH) in ESTABLISHED at seq == rcv_nxt,
+    acknowledging nothing unsent or too old, without keepalive: segment_in's steps
+    before _ack_in change nothing for it, so go straight to _ack_in and output, as
+    segment_in would. Returns False, having changed nothing, for any other segment."""
+    if t.keepalive:
+        return False
+    seg = t.rcv_nxt
+    if ((buf[off + 6] << 8) | buf[off + 7]) != ((t.irs_lo + seg) & 0xFFFF) or (
+            ((buf[off + 4] << 8) | buf[off + 5]) != (
+                (t.irs_hi + (seg >> 16) + (((seg & 0xFFFF) + t.irs_lo) >> 16)) & 0xFFFF)):
+        return False
+    ack = wseq.offset((buf[off + 8] << 8) | buf[off + 9], (buf[off + 10] << 8) | buf[off + 11],
+                      t.iss_hi, t.iss_lo)
+    if ack < t.snd_una or ack > t.snd_max:
+        return False
+    _ack_in(t, ack, seg, (buf[off + 14] << 8) | buf[off + 15], 0, flags, now)
+    if t.state != CLOSED:
+        output(t, now)
     return True
 
 
