@@ -277,3 +277,29 @@ def test_window_never_outgrows_the_chips_receive_buffer():
         cap = net.drv.rx_window
         assert win.segments > 60 and 0 < win.largest <= cap, (name, win.largest, cap)
         assert net.chip.stats["rx_overflow"] == 0, (name, net.chip.stats)
+
+
+def test_frames_taken_free_their_space_while_the_peer_refills_the_window():
+    # The kernel answers each ACK at once with the next segments, while the driver is
+    # still taking the frames one EPKTCNT / Sn_RX_RSR read covered. The space of the
+    # frames already taken must be freed soon enough that a full window always fits:
+    # here the window is filled, then every frame taken (the stack would ACK it) is
+    # answered by one more full frame. Freeing only at the end of each burst lost
+    # frames to overruns (ENC28J60 with a 16 KB ring: 0.05 MB/s against the kernel).
+    for name, mod in chipnet.BOARDS:
+        b, lan, clock = chipnet.bench(mod)
+        d = b.driver
+        full = d.rx_window // 1460
+        assert full >= 3, (name, d.rx_window)
+        sent = 0
+        for _ in range(full):
+            lan.inject(chipnet.frame(1514, sent))
+            sent += 1
+        buf = bytearray(1514)
+        for i in range(200):
+            n = d.recv_into(buf)
+            assert n == 1514 and bytes(buf[:n]) == chipnet.frame(1514, i), (name, i, n)
+            lan.inject(chipnet.frame(1514, sent))
+            sent += 1
+        assert b.chip.stats["rx_overflow"] == 0, (name, b.chip.stats)
+        assert len(chipnet.read_all(d)) == full, name

@@ -67,21 +67,15 @@ def _kernel_result(k, role):
     return int(d["bytes"]), float(d["ms"])
 
 
-# Receive rings that fit the chip's RX buffer: a 16 KB window overruns the ENC28J60's
-# 6.5 KB and (with 2-byte headers per frame) the W5500's 16 KB, frames are dropped and
-# the kernel's retransmission timer paces the download (measured: 0.07 and 0.35 MB/s).
-# The drivers' rx_window now caps the window whatever the ring (W5500 13 140, ENC28J60
-# 4 380 bytes); with 16 KB rings that brings the W5500 to 3.7 MB/s, but the ENC28J60
-# download still collapses (0.05 MB/s, where a 4 380-byte ring gives 3-4 MB/s): open,
-# see docs/BENCHMARKS.md. Until it is understood the bench keeps these rings.
-CHIP_RX = {"packet+w5500": 8192, "packet+enc28j60": 4096}
+# What the drivers' rx_window lets the peer have in flight (docs/CHIPS.md).
+CHIP_WINDOW = {"packet+w5500": "11 680", "packet+enc28j60": "4 380"}
 
 
 def spinet_once(lab, interp, kind, role, size):
     """One transfer; (MB/s, CPU s per MB)."""
     k, port = _kpeer(lab, role, size)
-    extra = ["--rx=%d" % CHIP_RX[kind]] if kind in CHIP_RX else []
-    p = lab.run_spinet(interp, APP, [kind, lab.spinet_if, role, port, size] + extra,
+    # 16 KB rings everywhere: the drivers' rx_window caps what the chips are sent.
+    p = lab.run_spinet(interp, APP, [kind, lab.spinet_if, role, port, size],
                        timeout=600)
     rc, out, err = p.wait()
     if rc != 0:
@@ -243,6 +237,7 @@ def run(quick, log):
                 log("MicroPython %s %s: %s MB/s" % (kind, role, " ".join("%.2f" % x for x in ms)))
                 label = "spinet MicroPython " + ("AF_PACKET" if kind == "packet" else
                                                  kind.split("+")[1] + " (emulated, AF_PACKET)")
-                extra = ("; rx window %d" % CHIP_RX[kind]) if kind in CHIP_RX else ""
+                extra = ("; 16 KB rings, window %s" % CHIP_WINDOW[kind]) if kind in CHIP_WINDOW \
+                    else ""
                 _rows_for(rows, label, role, ms, cs, size, extra)
     return rows

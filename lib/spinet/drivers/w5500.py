@@ -18,7 +18,8 @@
 #   receive  RSR read until stable (2) | length header + body in one transaction (1) |
 #            Sn_RX_RD (1) | Sn_CR idle check (1) | RECV (1)             = 6
 #            Frames of a burst that one RSR read already covered skip the RSR
-#            reads, and the release (RX_RD + RECV) is done once per burst.
+#            reads, and the release (RX_RD + RECV) is done once per burst, or
+#            every third full frame of a long one (see _HOLD_MAX).
 #   send     Sn_CR + Sn_IR in one read: previous SEND done (1) | clear SEND_OK (1) |
 #            body at Sn_TX_WR (1) | Sn_TX_WR (1) | SEND (1)              = 5
 #            SEND completion is waited for at the start of the next send, so the
@@ -95,12 +96,15 @@ _IR_RECV = const(0x04)
 _SOCK_MACRAW = const(0x42)
 
 _BUF = const(16384)  # socket 0 gets all of each memory
-# The most TCP data the chip can hold for us between two polls: 16 KB of RX memory
-# takes 10 full frames with their 2-byte length headers; one is left for ARP and
-# other traffic. A larger advertised window loses the tail of every burst to an
-# overrun, and the sender's timer paces the transfer (measured: 16 KB window 0.35
-# MB/s, 8 KB 4.3 MB/s through the emulated chip).
-_RX_WINDOW = const(9 * 1460)
+# The most TCP data we let the peer have in flight: 8 full frames with their 2-byte
+# length headers (8 x 1516 = 12 128 bytes of the 16 KB RX memory). A window larger
+# than the memory loses the tail of every burst to an overrun and the sender's timer
+# paces the transfer (measured: 16 KB window 0.35 MB/s, 8 KB 4.3 MB/s through the
+# emulated chip). The rest, _HOLD_MAX, is what frames already taken may keep
+# occupying before their space is released (RX_RD + RECV, 3 SPI transactions): the
+# stack ACKs them as it takes them, so the peer may refill the window meanwhile.
+_RX_WINDOW = const(8 * 1460)
+_HOLD_MAX = const(16384 - 8 * 1516)
 _FRAME_MAX = const(1514)
 _VIEWS = const(32)  # receive lengths whose views of the caller's buffer are kept
 _CR_POLLS = const(100)  # Sn_CR polls before a command is declared stuck
@@ -136,7 +140,7 @@ class W5500:
         self._views = {}  # type: dict[int, memoryview]  # ...and views of its first n bytes, by n
         self._rx_ptr = 0  # Sn_RX_RD as we will write it
         self._rx_left = 0  # bytes known received and not yet taken
-        self._rx_hold = False  # taken but not released (RX_RD + RECV pending)
+        self._rx_held = 0  # bytes taken but not released (RX_RD + RECV pending)
         self._tx_wr = 0
         self._tx_pending = False  # a SEND not yet seen complete
         self._cr_idle = False  # Sn_CR was last read as 0 and no command written since
@@ -295,7 +299,7 @@ class W5500:
     def _open(self):
         """OPEN socket 0 in MACRAW mode and take its pointers (ref §6.2 step 7)."""
         self._rx_left = 0
-        self._rx_hold = False
+        self._rx_held = 0
         self._tx_pending = False
         self._quiet = 0
         if not self._cmd(_CR_OPEN):
@@ -387,16 +391,18 @@ class W5500:
 
     def _rx_done(self, ptr, n):
         """Frame of n bytes (header included) at ptr taken: advance, and release the
-        space once every frame the last RSR read covered is taken."""
+        space once every frame the last RSR read covered is taken, or sooner when the
+        frames held would leave less room than the advertised window needs."""
         self._rx_ptr = (ptr + n) & 0xFFFF
         self._rx_left -= n
-        self._rx_hold = True
-        if self._rx_left == 0:
+        h = self._rx_held + n
+        self._rx_held = h
+        if self._rx_left == 0 or h > _HOLD_MAX:
             self._release()
 
     def _release(self):
         self._w16(_SN_RX_RD, self._rx_ptr)
-        self._rx_hold = False
+        self._rx_held = 0
         if not self._cmd(_CR_RECV):
             self._fault()
 
