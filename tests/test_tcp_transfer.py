@@ -170,6 +170,9 @@ def test_100_sequential_connections_leave_nothing_behind():
     assert not left and tw == 0, (left, a._tw, b._tw)
     srv.close()
     assert all_free(a) and all_free(b), (a.netstat(), b.netstat())
+    # tcp.input remembers the connection of the last segment; a connection that is
+    # gone must not stay referenced there (its rings would never be collected).
+    assert a._tcb_hit is None and b._tcb_hit is None, (a._tcb_hit, b._tcb_hit)
 
 
 def test_8_concurrent_connections_distinct_data():

@@ -22,10 +22,20 @@ from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD
 from . import icmp, tcp, udp
 from .ipv4 import Reassembly
 from .wire import ethernet, ipv4
+from .wire.checksum import sum16 as _sum16
 
-_PAD = config.FRAME_PAD
-_IP_OFF = config.FRAME_PAD + ethernet.HDR_LEN
-_L4_OFF = _IP_OFF + ipv4.HDR_LEN
+# Constants of this module (folded by MicroPython; tests/test_tcp_consts.py checks
+# them against config and the wire modules).
+_PAD = const(2)  # config.FRAME_PAD
+_ETH_HDR = const(14)  # ethernet.HDR_LEN
+_IP_HDR = const(20)  # ipv4.HDR_LEN
+_IP_OFF = const(16)  # _PAD + _ETH_HDR
+_L4_OFF = const(36)  # _IP_OFF + _IP_HDR
+_PROTO_TCP = const(6)  # ipv4.PROTO_TCP
+_FRAG_BITS = const(0x3FFF)  # ipv4.FLAG_MF | ipv4.OFFSET_MASK
+_POLL_FRAMES = const(8)  # config.POLL_FRAMES
+_TTL = const(64)  # config.IP_TTL
+_DF = const(0x4000)  # ipv4.FLAG_DF, the flags of every datagram we send
 _PING_TIMEOUT_MS = config.PING_TIMEOUT_MS
 _DHCP_PROBING = const(4)  # spinet.dhcp.PROBING (dhcp.py loads only when DHCP is used)
 _DHCP_BOUND = const(5)  # spinet.dhcp.BOUND
@@ -50,6 +60,10 @@ class Interface:
                      reasm_bytes=reasm_bytes, sockets=sockets)
         self._drv = driver
         self.mac = bytes(driver.mac)
+        m = self.mac
+        self._mac_hi = (m[0] << 8) | m[1]  # for the per-frame destination check
+        self._mac_mid = (m[2] << 8) | m[3]
+        self._mac_lo = (m[4] << 8) | m[5]
         # A chip with a small receive buffer says how much TCP data it can hold
         # between polls (drv.rx_window); no connection advertises more than that.
         self._wnd_cap = getattr(driver, "rx_window", 0xFFFF)
@@ -69,6 +83,7 @@ class Interface:
         self._reasm = Reassembly(self._count, reasm_bytes)
         self._reasm_mv = memoryview(self._reasm.buf)
         self._socks = [None] * sockets
+        self._tcb_hit = None  # connection of the last TCP segment (tcp.input)
         self._tw = [None] * config.TCP_TIME_WAIT_SLOTS  # TIME-WAIT table (tcp.py)
         self._time_wait_ms = config.TCP_TIME_WAIT_MS
         self._isn_key = bytes(getrandbits(8) for _ in range(16))  # RFC 6528 secret
@@ -352,6 +367,8 @@ class Interface:
         raise OSError(EMFILE)
 
     def _free_sock(self, cb):
+        if self._tcb_hit is cb:
+            self._tcb_hit = None  # and its rings can be collected
         for i in range(len(self._socks)):
             if self._socks[i] is cb:
                 self._socks[i] = None
@@ -386,13 +403,32 @@ class Interface:
 
     def _ip_prepare(self, dst, doff, proto, l4len):
         """Write the IP header for an l4len-byte payload already at _L4_OFF of the TX
-        buffer, to the address at dst[doff:doff+4]."""
+        buffer, to the address at dst[doff:doff+4] (wire.ipv4.build written out: no
+        calls but the checksum's, on every datagram sent)."""
         t = self._tx
-        o = _IP_OFF
-        ipv4.copy4(t, o + 12, self._ip, 0)
-        ipv4.copy4(t, o + 16, dst, doff)
-        self._ip_id = (self._ip_id + 1) & 0xFFFF
-        ipv4.build(t, o, ipv4.HDR_LEN + l4len, self._ip_id, proto, config.IP_TTL)
+        t[_IP_OFF + 12:_IP_OFF + 16] = self._ip
+        t[_IP_OFF + 16] = dst[doff]
+        t[_IP_OFF + 17] = dst[doff + 1]
+        t[_IP_OFF + 18] = dst[doff + 2]
+        t[_IP_OFF + 19] = dst[doff + 3]
+        i = (self._ip_id + 1) & 0xFFFF
+        self._ip_id = i
+        t[_IP_OFF] = 0x45
+        t[_IP_OFF + 1] = 0
+        l4len += _IP_HDR
+        t[_IP_OFF + 2] = l4len >> 8
+        t[_IP_OFF + 3] = l4len & 0xFF
+        t[_IP_OFF + 4] = i >> 8
+        t[_IP_OFF + 5] = i & 0xFF
+        t[_IP_OFF + 6] = _DF >> 8
+        t[_IP_OFF + 7] = 0
+        t[_IP_OFF + 8] = _TTL
+        t[_IP_OFF + 9] = proto
+        t[_IP_OFF + 10] = 0
+        t[_IP_OFF + 11] = 0
+        i = ~_sum16(t, _IP_OFF, _IP_HDR) & 0xFFFF
+        t[_IP_OFF + 10] = i >> 8
+        t[_IP_OFF + 11] = i & 0xFF
         return 0
 
     def _ip_send(self, l4len):
@@ -481,7 +517,7 @@ class Interface:
         rx_in = self._rx_in
         c = self._count
         done = 0
-        while done < config.POLL_FRAMES:
+        while done < _POLL_FRAMES:
             try:
                 n = drv.recv_into(rx_in)
             except OSError:
@@ -547,42 +583,49 @@ class Interface:
         self._schedule(ticks_add(self._link_t, config.LINK_CHECK_MS))
 
     def _input(self, n):
+        """One frame of n bytes at _PAD of the RX buffer: Ethernet, then IPv4 in the
+        same call (one call and one heap-allocated frame fewer per segment)."""
         b = self._rx
         c = self._count
-        if n < ethernet.HDR_LEN:
+        if n < _ETH_HDR:
             c[RX_RUNT] += 1
             return
-        e = _PAD
-        if b[e] & 1:
-            if not ethernet.is_broadcast(b, e):
+        if b[_PAD] & 1:
+            if (b[_PAD] & b[_PAD + 1] & b[_PAD + 2] & b[_PAD + 3] & b[_PAD + 4]
+                    & b[_PAD + 5]) != 0xFF:
                 c[RX_MULTICAST] += 1
                 return
-        elif not ethernet.dst_is(b, e, self.mac):
+        elif ((b[_PAD] << 8) | b[_PAD + 1]) != self._mac_hi or (
+                (b[_PAD + 2] << 8) | b[_PAD + 3]) != self._mac_mid or (
+                (b[_PAD + 4] << 8) | b[_PAD + 5]) != self._mac_lo:
             c[RX_NOT_OURS] += 1
             return
-        et = (b[e + 12] << 8) | b[e + 13]
-        if et == ethernet.TYPE_IPV4:
-            self._ip_input(n - ethernet.HDR_LEN)
-        elif et == ethernet.TYPE_ARP:
-            d = self._dhcp
-            if d is not None and d.state == _DHCP_PROBING:
-                d.arp_input(b, _IP_OFF, n - ethernet.HDR_LEN, self._now())
-            self._arp.input(b, _IP_OFF, n - ethernet.HDR_LEN, self._now())
-        else:
-            c[RX_ETHERTYPE] += 1
-
-    def _ip_input(self, n):
-        b = self._rx
-        c = self._count
-        o = _IP_OFF
-        hl = ipv4.check(b, o, n)
-        if hl < 0:
-            if hl == ipv4.BAD_CHECKSUM:
-                c[IP_BAD_CHECKSUM] += 1
-            elif hl == ipv4.BAD_LENGTH:
-                c[IP_BAD_LENGTH] += 1
+        if b[_PAD + 12] != 0x08 or b[_PAD + 13] != 0x00:  # not IPv4
+            if b[_PAD + 12] == 0x08 and b[_PAD + 13] == 0x06:  # ARP
+                d = self._dhcp
+                if d is not None and d.state == _DHCP_PROBING:
+                    d.arp_input(b, _IP_OFF, n - _ETH_HDR, self._now())
+                self._arp.input(b, _IP_OFF, n - _ETH_HDR, self._now())
             else:
-                c[IP_BAD_HEADER] += 1
+                c[RX_ETHERTYPE] += 1
+            return
+        # IPv4 (RFC 1122 3.2.1.1-3.2.1.2: version, header length, total length and
+        # checksum are checked before use).
+        n -= _ETH_HDR
+        o = _IP_OFF
+        hl = (b[o] & 0x0F) << 2
+        if n < _IP_HDR:
+            c[IP_BAD_LENGTH] += 1
+            return
+        if b[o] >> 4 != 4 or hl < _IP_HDR:
+            c[IP_BAD_HEADER] += 1
+            return
+        total = (b[o + 2] << 8) | b[o + 3]
+        if total < hl or total > n:
+            c[IP_BAD_LENGTH] += 1
+            return
+        if _sum16(b, o, hl) != 0xFFFF:
+            c[IP_BAD_CHECKSUM] += 1
             return
         if b[o + 8] == 0:
             c[IP_TTL_ZERO] += 1  # a TTL-0 datagram is never legitimately delivered
@@ -595,28 +638,27 @@ class Interface:
                 or ((s_hi == self._ip_hi and s_lo == self._ip_lo) and (s_hi or s_lo))):
             c[IP_BAD_SOURCE] += 1
             return
-        d_hi = (b[o + 16] << 8) | b[o + 17]
-        d_lo = (b[o + 18] << 8) | b[o + 19]
+        s_hi = (b[o + 16] << 8) | b[o + 17]  # now the destination
+        s_lo = (b[o + 18] << 8) | b[o + 19]
         bcast = False
-        if d_hi == self._ip_hi and d_lo == self._ip_lo and (d_hi or d_lo):
+        if s_hi == self._ip_hi and s_lo == self._ip_lo and (s_hi or s_lo):
             pass
-        elif (d_hi == 0xFFFF and d_lo == 0xFFFF) or (d_hi == self._bc_hi and d_lo == self._bc_lo):
+        elif (s_hi == 0xFFFF and s_lo == 0xFFFF) or (s_hi == self._bc_hi and s_lo == self._bc_lo):
             bcast = True
         else:
             c[IP_NOT_OURS] += 1
             return
         c[IP_RX] += 1
-        total = (b[o + 2] << 8) | b[o + 3]
-        if ((b[o + 6] << 8) | b[o + 7]) & (ipv4.FLAG_MF | ipv4.OFFSET_MASK):
+        if ((b[o + 6] << 8) | b[o + 7]) & _FRAG_BITS:
             c[IP_FRAG_RX] += 1
             r = self._reasm
-            plen = r.add(self._rxmv, o, hl, total, self._now())
+            n = r.add(self._rxmv, o, hl, total, self._now())
             if r.active:
                 self._schedule(r.deadline)
-            if plen > 0:
-                self._deliver(self._reasm_mv, 0, ipv4.HDR_LEN, plen, bcast)
+            if n > 0:
+                self._deliver(self._reasm_mv, 0, _IP_HDR, n, bcast)
             return
-        if b[o + 9] == ipv4.PROTO_TCP:
+        if b[o + 9] == _PROTO_TCP:
             tcp.input(self, self._rxmv, o, o + hl, total - hl, bcast)  # _deliver's first case
             return
         self._deliver(self._rxmv, o, hl, total - hl, bcast)

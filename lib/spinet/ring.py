@@ -48,6 +48,12 @@ if MICROPYTHON:
             k = 0
             if r == uint(0):
                 ps = ptr32(s + uint(i))
+                while k + 3 < w:  # four words per round: the loop test costs as much
+                    pd[k] = ps[k]
+                    pd[k + 1] = ps[k + 1]
+                    pd[k + 2] = ps[k + 2]
+                    pd[k + 3] = ps[k + 3]
+                    k += 4
                 while k < w:
                     pd[k] = ps[k]
                     k += 1
