@@ -97,31 +97,40 @@ class Ring:
         self.count += n
         return n
 
+    # write_at and copy_out are on every segment's path: few locals and shallow
+    # expressions keep their frames within MicroPython's 11 words on the C stack (a
+    # larger frame is allocated on the heap and freed on every call); the rare copy
+    # across the wrap point is a call of its own.
+
     def write_at(self, k, src, soff, n):
         """Copy n bytes from src[soff:] to logical position k (k + n <= size)."""
-        size = self.size
-        w = self.head + k
-        if w >= size:
-            w -= size
-        first = size - w
-        if n <= first:
-            copy(self.buf, w, src, soff, n)
+        k += self.head
+        if k >= self.size:
+            k -= self.size
+        if k + n <= self.size:
+            copy(self.buf, k, src, soff, n)
         else:
-            copy(self.buf, w, src, soff, first)
-            copy(self.buf, 0, src, soff + first, n - first)
+            self._write_wrapped(k, src, soff, n)
+
+    def _write_wrapped(self, w, src, soff, n):
+        first = self.size - w
+        copy(self.buf, w, src, soff, first)
+        copy(self.buf, 0, src, soff + first, n - first)
 
     def copy_out(self, k, dst, doff, n):
         """Copy n bytes from logical position k into dst[doff:]."""
-        size = self.size
-        r = self.head + k
-        if r >= size:
-            r -= size
-        first = size - r
-        if n <= first:
-            copy(dst, doff, self.buf, r, n)
+        k += self.head
+        if k >= self.size:
+            k -= self.size
+        if k + n <= self.size:
+            copy(dst, doff, self.buf, k, n)
         else:
-            copy(dst, doff, self.buf, r, first)
-            copy(dst, doff + first, self.buf, 0, n - first)
+            self._copy_out_wrapped(k, dst, doff, n)
+
+    def _copy_out_wrapped(self, r, dst, doff, n):
+        first = self.size - r
+        copy(dst, doff, self.buf, r, first)
+        copy(dst, doff + first, self.buf, 0, n - first)
 
     def consume(self, n):
         """Drop n bytes from the front."""

@@ -294,7 +294,6 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         if isinstance(data, str):
             data = data.encode()  # MicroPython's sockets take str as its UTF-8 bytes
         n = len(data)
-        mv = memoryview(data)
         done = 0
         nic = self._nic
         while True:
@@ -302,21 +301,30 @@ class socket(_Base):  # type: ignore[misc,valid-type]
             st = cb.state
             if st != tcp.ESTABLISHED and st != tcp.CLOSE_WAIT:
                 if st == tcp.SYN_SENT or st == tcp.SYN_RCVD:
-                    if not self._block(lambda: cb.state != tcp.SYN_SENT
-                                       and cb.state != tcp.SYN_RCVD):
+                    if not self._wait_connected(cb):
                         if done:
                             return done
                         self._not_ready()
                     continue
                 raise OSError(ENOTCONN)
             if done < n:
-                done += tcp.app_send(cb, mv[done:], n - done, nic._now())
+                # The data itself while none of it is queued (no view to allocate).
+                done += tcp.app_send(cb, memoryview(data)[done:] if done else data, n - done,
+                                     nic._now())
             if done >= n or (done and not blocking_all):
                 return done
-            if not self._block(lambda: self._tcp_writable(cb)):
+            if not self._wait_writable(cb):
                 if done:
                     return done
                 self._not_ready()
+
+    # The waits are methods of their own: a lambda in _tcp_send or _tcp_recv_into
+    # would turn self and cb into closure cells, heap objects made on every call.
+    def _wait_connected(self, cb):
+        return self._block(lambda: cb.state != tcp.SYN_SENT and cb.state != tcp.SYN_RCVD)
+
+    def _wait_writable(self, cb):
+        return self._block(lambda: self._tcp_writable(cb))
 
     def send(self, data):
         cb = self._live()
@@ -363,6 +371,9 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         rx = cb.rx
         if rx is not None and rx.count:  # the common case: no waiting, no closure
             return tcp.app_recv_into(cb, dst, n, self._nic._now())
+        return self._tcp_recv_wait(cb, dst, n)
+
+    def _tcp_recv_wait(self, cb, dst, n):
         if cb.state == tcp.CLOSED and not cb.err and cb.rx is None:
             raise OSError(ENOTCONN)
         if cb.state == tcp.LISTEN:
