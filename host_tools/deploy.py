@@ -284,6 +284,28 @@ def spinet_sources():
     return out
 
 
+NATIVE_LINE = re.compile(r"^[ \t]*@micropython\.native[ \t]*$", re.M)
+
+
+def strip_native(text):
+    """The source with its `@micropython.native` lines removed (comment lines kept
+    in their place, so line numbers in tracebacks stay right): all bytecode. Native
+    code loaded from a .mpy or .py sits in RAM on a board (about 15 KB for spinet's
+    per-segment functions on a Cortex-M0+); frozen firmware keeps it in flash."""
+    return NATIVE_LINE.sub("# (native off: deploy --bytecode)", text)
+
+
+def bytecode_copy(src, build_dir, rel):
+    """src with native code stripped, written under build_dir; its path."""
+    dst = os.path.join(build_dir, "bytecode", rel)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(src) as f:
+        text = strip_native(f.read())
+    with open(dst, "w") as f:
+        f.write(text)
+    return dst
+
+
 def compile_mpy(src, dst, arch, source_name):
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     cmd = mpy_cross_cmd() + ["-o", dst, "-s", source_name]
@@ -318,12 +340,15 @@ class Item:
         self.state = ""  # copy | unchanged
 
 
-def build(board, source, apps, arch, build_dir, config, board_config_exists):
+def build(board, source, apps, arch, build_dir, config, board_config_exists,
+          bytecode=False):
     """Everything that should be on the board, as Items (compiling .mpy as needed)."""
     items = []
     sim = board.startswith("sim_")
     for rel, src in spinet_sources():
         remote = "/lib/spinet/" + rel
+        if bytecode:
+            src = bytecode_copy(src, build_dir, rel)
         if source:
             items.append(Item(src, remote, src, True))
         else:
@@ -463,7 +488,7 @@ def report(st, items, source, removals, free_after):
 
 
 def deploy(port, board, source=False, app=None, config=None, dry_run=False,
-           build_root=None, answer_s=ANSWER_S):
+           build_root=None, answer_s=ANSWER_S, bytecode=False):
     """The whole deploy; returns 0 or raises DeployError."""
     if board not in BOARDS:
         raise DeployError("unknown board %r (have: %s)" % (board, ", ".join(BOARDS)))
@@ -492,7 +517,8 @@ def deploy(port, board, source=False, app=None, config=None, dry_run=False,
                 % (st.impl, st.version, have[0], have[1], emits[0], emits[1], st.version))
     build_root = build_root or os.path.join(REPO, "build")
     build_dir = os.path.join(build_root, "py" if source else "mpy/%s" % (arch or "bytecode"))
-    items = build(board, source, apps, arch, build_dir, config, CONFIG_PATH in st.files)
+    items = build(board, source, apps, arch, build_dir, config, CONFIG_PATH in st.files,
+                  bytecode)
     if not config and CONFIG_PATH in st.files:
         print("config: keeping the board's %s (--config FILE replaces it)" % CONFIG_PATH)
     print("left out (host-only, Linux): %s" % ", ".join("spinet/" + h for h in HOST_ONLY))
@@ -529,12 +555,15 @@ def add_arguments(p):
                    "(and name it in a newly written config)")
     p.add_argument("--config", help="replace the board's /config.json with FILE")
     p.add_argument("--dry-run", action="store_true", help="probe and plan, change nothing")
+    p.add_argument("--bytecode", action="store_true",
+                   help="leave out @micropython.native (about 15 KB less RAM on a board, "
+                   "about 20%% more CPU per segment)")
 
 
 def main(args):
     try:
         return deploy(args.port, args.board, source=args.source, app=args.app,
-                      config=args.config, dry_run=args.dry_run)
+                      config=args.config, dry_run=args.dry_run, bytecode=args.bytecode)
     except DeployError as e:
         print("deploy: error: %s" % e, file=sys.stderr)
         return 1

@@ -25,6 +25,18 @@ except ImportError:  # CPython
         return x
 
 
+# `@micropython.native` on the per-segment functions: MicroPython compiles them to
+# machine code (the decorator is recognised by name, wherever `micropython` comes
+# from); on CPython the stand-in leaves them as they are.
+try:
+    import micropython  # type: ignore
+except ImportError:  # CPython
+
+    class micropython:  # type: ignore
+        @staticmethod
+        def native(f):
+            return f
+
 try:
     from micropython import heap_lock, heap_unlock  # type: ignore
 except ImportError:  # CPython, or a port built without heap_lock

@@ -14,7 +14,7 @@
 from . import config
 from .arp import FAILED, Arp
 from .compat import EHOSTUNREACH, EMFILE, getrandbits, sleep_ms, ticks_add, ticks_diff, ticks_ms
-from .compat import const
+from .compat import const, micropython
 from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
                        IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
                        IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
@@ -401,12 +401,19 @@ class Interface:
 
     # --- output -----------------------------------------------------------------------
 
+    @micropython.native
     def _ip_prepare(self, dst, doff, proto, l4len):
         """Write the IP header for an l4len-byte payload already at _L4_OFF of the TX
         buffer, to the address at dst[doff:doff+4] (wire.ipv4.build written out: no
         calls but the checksum's, on every datagram sent)."""
         t = self._tx
-        t[_IP_OFF + 12:_IP_OFF + 16] = self._ip
+        # Byte by byte: native code makes a slice object for t[a:b] = x (bytecode
+        # does not), which would allocate on every datagram.
+        i = self._ip
+        t[_IP_OFF + 12] = i[0]
+        t[_IP_OFF + 13] = i[1]
+        t[_IP_OFF + 14] = i[2]
+        t[_IP_OFF + 15] = i[3]
         t[_IP_OFF + 16] = dst[doff]
         t[_IP_OFF + 17] = dst[doff + 1]
         t[_IP_OFF + 18] = dst[doff + 2]
@@ -431,6 +438,7 @@ class Interface:
         t[_IP_OFF + 11] = i & 0xFF
         return 0
 
+    @micropython.native
     def _ip_send(self, l4len):
         """Route the datagram in the TX buffer and send it (or hold it while its next
         hop resolves). Returns 0, or -EHOSTUNREACH."""
@@ -458,7 +466,13 @@ class Interface:
         now = self._now()
         arp = self._arp
         i = arp.lookup(h_hi, h_lo, now)
-        t[e + 6:e + 12] = self.mac
+        m = self.mac  # byte by byte, as in _ip_prepare
+        t[e + 6] = m[0]
+        t[e + 7] = m[1]
+        t[e + 8] = m[2]
+        t[e + 9] = m[3]
+        t[e + 10] = m[4]
+        t[e + 11] = m[5]
         t[e + 12] = 0x08
         t[e + 13] = 0x00
         if i >= 0:
@@ -476,6 +490,7 @@ class Interface:
         self._ip_prepare(dst, doff, proto, l4len)
         return self._ip_send(l4len)
 
+    @micropython.native
     def _xmit(self, mv, n):
         """Hand the frame at mv[_PAD:_PAD+n] to the driver."""
         if n < ethernet.MIN_FRAME:
@@ -508,6 +523,7 @@ class Interface:
 
     # --- input --------------------------------------------------------------------------
 
+    @micropython.native
     def poll(self):
         """Take up to POLL_FRAMES frames from the driver, then run due timers.
         Never blocks. Returns the number of frames handled."""
@@ -582,6 +598,7 @@ class Interface:
                 self._schedule(t)
         self._schedule(ticks_add(self._link_t, config.LINK_CHECK_MS))
 
+    @micropython.native
     def _input(self, n):
         """One frame of n bytes at _PAD of the RX buffer: Ethernet, then IPv4 in the
         same call (one call and one heap-allocated frame fewer per segment)."""

@@ -12,7 +12,7 @@
 #    is the receive window we advertise.
 # Copies around the wrap point are done as two slice copies.
 
-from .compat import MICROPYTHON, const
+from .compat import MICROPYTHON, const, micropython
 
 ASSEMBLER_RANGES = const(4)
 
@@ -102,6 +102,7 @@ class Ring:
     # larger frame is allocated on the heap and freed on every call); the rare copy
     # across the wrap point is a call of its own.
 
+    @micropython.native
     def write_at(self, k, src, soff, n):
         """Copy n bytes from src[soff:] to logical position k (k + n <= size)."""
         k += self.head
@@ -117,6 +118,7 @@ class Ring:
         copy(self.buf, w, src, soff, first)
         copy(self.buf, 0, src, soff + first, n - first)
 
+    @micropython.native
     def copy_out(self, k, dst, doff, n):
         """Copy n bytes from logical position k into dst[doff:]."""
         k += self.head
@@ -140,6 +142,7 @@ class Ring:
         if self.count == 0:
             self.head = 0  # keeps later copies in one piece more often
 
+    @micropython.native
     def read_into(self, dst, n):
         """Move up to n bytes from the front into dst; returns how many."""
         if n > self.count:

@@ -26,7 +26,7 @@
 
 from . import config
 from .compat import (ECONNREFUSED, ECONNRESET, EHOSTUNREACH, ETIMEDOUT, const,
-                     getrandbits, ticks_add, ticks_diff)
+                     getrandbits, micropython, ticks_add, ticks_diff)
 from .counters import (TCP_ABORT, TCP_ACK_UNSENT, TCP_BAD_CHECKSUM, TCP_BAD_FLAGS,
                        TCP_BAD_HEADER, TCP_CHALLENGE_ACK, TCP_DUPACK, TCP_FAST_RETRANSMIT,
                        TCP_NO_SOCKET, TCP_OOO, TCP_OOO_DROP, TCP_OUT_OF_WINDOW,
@@ -167,6 +167,7 @@ class Tcb:
 
     # --- small helpers ----------------------------------------------------------------
 
+    @micropython.native
     def rcv_wnd(self):
         """The window to advertise: free RX space, never moving the right edge left
         (RFC 9293 3.8.6.2.2) and growing only in steps of min(ring/2, MSS) (receiver
@@ -239,6 +240,7 @@ class Tcb:
 
 # --- sending ------------------------------------------------------------------------------
 
+@micropython.native
 def _emit(t, flags, seq_off, n_data, data_k):
     """Build and send one segment of connection t: flags, sequence offset seq_off, and
     n_data bytes taken from the TX ring at logical position data_k."""
@@ -574,6 +576,7 @@ def _time_wait_input(nic, buf, ip, off, n, flags, hl):
     return False
 
 
+@micropython.native
 def input(nic, buf, ip, off, n, bcast):
     """A TCP segment of n bytes at buf[off:] (IP header at ip)."""
     cnt = nic._count
@@ -636,6 +639,7 @@ def input(nic, buf, ip, off, n, bcast):
         t.range_check()
 
 
+@micropython.native
 def _fast_in(t, buf, off, dlen, hl, now):
     """Header prediction (Van Jacobson; BSD's and Linux's fast path): in ESTABLISHED,
     a segment with only ACK (and maybe PSH) set, carrying the next expected data that
@@ -679,6 +683,7 @@ def _fast_in(t, buf, off, dlen, hl, now):
     return True
 
 
+@micropython.native
 def _fast_ack(t, buf, off, flags, now):
     """A pure ACK (no data, only ACK and maybe PSH) in ESTABLISHED at seq == rcv_nxt,
     acknowledging nothing unsent or too old, without keepalive: segment_in's steps
@@ -701,6 +706,7 @@ def _fast_ack(t, buf, off, flags, now):
     return True
 
 
+@micropython.native
 def _output_quick(t, now):
     """output(t, now) for a synchronized connection (ESTABLISHED to LAST-ACK), with
     a shorter path when there is nothing to send but maybe an ACK: no data past
@@ -1341,6 +1347,7 @@ def app_send(t, data, n, now):
     return m
 
 
+@micropython.native
 def app_recv_into(t, dst, n, now):
     """Move up to n received bytes into dst; opens the window when it grows enough."""
     rx = t.rx

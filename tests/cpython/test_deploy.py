@@ -279,3 +279,27 @@ def test_board_and_host_hash_alike(tmp_path, kind):
         assert h.startswith(kind + ":") and size == len(data)
         assert deploy.file_hash(str(top / name), h) == (size, h), name
     assert st.impl == "micropython" and st.mpy >= 0 and st.blocks > 0
+
+
+def test_bytecode_deploy_leaves_out_native_code(tmp_path):
+    # --bytecode strips `@micropython.native` (native code loaded from flash files sits
+    # in a board's RAM): the modules that have it compile smaller for a Pico
+    # (armv6m), line for line the same source otherwise; the others are unchanged.
+    native, saved = [], 0
+    for rel, src in deploy.spinet_sources():
+        with open(src) as f:
+            text = f.read()
+        stripped = deploy.strip_native(text)
+        assert not deploy.NATIVE_LINE.search(stripped), rel
+        assert stripped.count("\n") == text.count("\n"), rel
+        a, b = str(tmp_path / "a.mpy"), str(tmp_path / "b.mpy")
+        deploy.compile_mpy(src, a, "armv6m", rel)
+        deploy.compile_mpy(deploy.bytecode_copy(src, str(tmp_path), rel), b, "armv6m", rel)
+        if stripped != text:
+            native.append(rel)
+            assert os.path.getsize(b) < os.path.getsize(a), rel
+            saved += os.path.getsize(a) - os.path.getsize(b)
+        else:
+            assert os.path.getsize(b) == os.path.getsize(a), rel
+    print("native code in %s: %d bytes of armv6m .mpy" % (", ".join(native), saved))
+    assert {"tcp.py", "iface.py", "ring.py"} <= set(native), native
