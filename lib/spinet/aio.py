@@ -162,19 +162,29 @@ class IOQueue:
             woke = True
 
     def wait_io_event(self, dt):
+        """Wait up to dt ms (-1: until some task is woken), as asyncio's own does."""
+        if dt >= 0:
+            self._pass(dt)
+            return
+        while not self._pass(-1):
+            pass
+
+    def _pass(self, dt):
+        """One wait of at most dt ms (-1: up to the next stack timer or IDLE_MS);
+        True if a task was woken."""
         nic = self.nic
         if self._ours():
-            dt = 0
-        else:
-            due = nic.poll_at()
-            if due is not None:
-                d = ticks_diff(due, nic._now())
-                if d < 0:
-                    d = 0
-                if dt < 0 or d < dt:
-                    dt = d
-            if dt < 0 or dt > IDLE_MS:
-                dt = IDLE_MS
+            return True
+        due = nic.poll_at()
+        if due is not None:
+            d = ticks_diff(due, nic._now())
+            if d < 0:
+                d = 0
+            if dt < 0 or d < dt:
+                dt = d
+        if dt < 0 or dt > IDLE_MS:
+            dt = IDLE_MS
+        woke = False
         if self._others or self._fd >= 0:
             if self._fd < 0 and dt > 1:
                 dt = 1  # nothing else would tell us of a frame: look again each ms
@@ -184,10 +194,10 @@ class IOQueue:
                 sm = self.map.get(id(s))
                 if sm is not None:
                     self._wake(sm, ev)
+                    woke = True
         elif dt > 0:
             nic.wait(dt)
-        if dt:
-            self._ours()
+        return self._ours() or woke
 
 
 class Pump:
