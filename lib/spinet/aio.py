@@ -175,7 +175,7 @@ class IOQueue:
         nic = self.nic
         if self._ours():
             return True
-        due = nic.poll_at()
+        due = nic.poll_at() if nic.active() else None  # inactive: no timers run
         if due is not None:
             d = ticks_diff(due, nic._now())
             if d < 0:
