@@ -38,7 +38,10 @@
 
 import select
 
-from asyncio import core  # type: ignore[attr-defined]
+try:
+    from asyncio import core  # type: ignore[attr-defined]
+except ImportError:  # firmware before 1.21 names it uasyncio
+    from uasyncio import core  # type: ignore
 
 from . import iface
 from .compat import const, ticks_diff
@@ -235,7 +238,8 @@ def _move(src, dst):
 
 def start(nic=None):
     """Run nic (default: the most recently activated Interface) inside asyncio's
-    scheduler from now on; returns a Pump (pump.stop() undoes it)."""
+    scheduler from now on, before or inside asyncio.run(); returns a Pump
+    (pump.stop() undoes it)."""
     nic = nic or iface.default
     if nic is None:
         raise OSError(_ENODEV)
