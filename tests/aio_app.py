@@ -24,7 +24,8 @@
 #   echo PORT MODE                one TCP connection, every line echoed until EOF:
 #                                 MODE "blocking" (plain socket calls), "aio" (asyncio
 #                                 streams, no pump) or "pump" (asyncio + spinet.start)
-# Every role prints "ready ..." once listening/up, its result lines and "stats ...".
+# Roles the kernel side waits for print "ready ..." first; every role then prints its
+# result lines and "stats ...".
 
 import sys
 
