@@ -224,15 +224,21 @@ def _move(src, dst):
     """Hand every waiting task from one I/O queue to the other."""
     for k in list(src.map):
         sm = src.map[k]
-        src._dequeue(sm[2])
+        # [reader, writer, stream] here and in 1.2x asyncio; newer asyncio has
+        # [reader, pri, writer, stream]: the reader is first, the writer and the
+        # stream last.
+        s = sm[-1]
+        waiting = (sm[0], sm[-2])
+        src._dequeue(s)
         for idx in (0, 1):
-            if sm[idx] is not None:
+            task = waiting[idx]
+            if task is not None:
                 if isinstance(dst, IOQueue):
-                    dst._add(sm[2], idx, sm[idx])
+                    dst._add(s, idx, task)
                 else:  # asyncio's own queue files the current task
                     saved = core.cur_task
-                    core.cur_task = sm[idx]
-                    (dst.queue_read if idx == 0 else dst.queue_write)(sm[2])
+                    core.cur_task = task
+                    (dst.queue_read if idx == 0 else dst.queue_write)(s)
                     core.cur_task = saved
 
 
