@@ -12,3 +12,10 @@
 from .iface import Interface  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def start(nic=None):
+    """Run nic inside MicroPython's asyncio scheduler: see spinet/aio.py. Imported
+    only when called, so programs without asyncio don't load it."""
+    from . import aio
+    return aio.start(nic)

@@ -517,39 +517,46 @@ class socket(_Base):  # type: ignore[misc,valid-type]
 
     def ioctl(self, op, arg):
         if op == _IOCTL_POLL:
-            cb = self._cb
-            if cb is None:
+            if self._cb is None:
                 return _POLL_NVAL
             self._nic.poll()  # polling a socket drives the stack
-            r = 0
-            if self._type == SOCK_DGRAM:
-                r = _POLL_WR
-                if cb.count:
-                    r |= _POLL_RD
-                if cb.err:
-                    r |= _POLL_ERR
-            else:
-                st = cb.state
-                if st == tcp.LISTEN:
-                    if cb.queue:
-                        r |= _POLL_RD
-                elif st == tcp.CLOSED and cb.rx is None and not cb.err:
-                    r = _POLL_WR | _POLL_HUP  # a new socket, as lwIP reports it
-                else:
-                    if (cb.rx is not None and cb.rx.count) or cb.fin_rcvd:
-                        r |= _POLL_RD
-                    if (st == tcp.ESTABLISHED or st == tcp.CLOSE_WAIT) and \
-                            cb.tx.count < cb.tx.size:
-                        r |= _POLL_WR
-                    if cb.err:
-                        r |= _POLL_ERR | _POLL_HUP | _POLL_RD
-                    elif st == tcp.CLOSED or st >= tcp.CLOSING:
-                        r |= _POLL_HUP
-            return r & (arg | _POLL_ERR | _POLL_HUP)
+            return self._ready(arg)
         if op == _IOCTL_CLOSE:
             self.close()
             return 0
         return -1
+
+    def _ready(self, arg):
+        """The poll mask for the events in arg (errors and hang-up always), without
+        driving the stack (spinet.aio polls once for all its sockets)."""
+        cb = self._cb
+        if cb is None:
+            return _POLL_NVAL
+        r = 0
+        if self._type == SOCK_DGRAM:
+            r = _POLL_WR
+            if cb.count:
+                r |= _POLL_RD
+            if cb.err:
+                r |= _POLL_ERR
+        else:
+            st = cb.state
+            if st == tcp.LISTEN:
+                if cb.queue:
+                    r |= _POLL_RD
+            elif st == tcp.CLOSED and cb.rx is None and not cb.err:
+                r = _POLL_WR | _POLL_HUP  # a new socket, as lwIP reports it
+            else:
+                if (cb.rx is not None and cb.rx.count) or cb.fin_rcvd:
+                    r |= _POLL_RD
+                if (st == tcp.ESTABLISHED or st == tcp.CLOSE_WAIT) and \
+                        cb.tx.count < cb.tx.size:
+                    r |= _POLL_WR
+                if cb.err:
+                    r |= _POLL_ERR | _POLL_HUP | _POLL_RD
+                elif st == tcp.CLOSED or st >= tcp.CLOSING:
+                    r |= _POLL_HUP
+        return r & (arg | _POLL_ERR | _POLL_HUP)
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):

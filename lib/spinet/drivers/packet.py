@@ -88,5 +88,9 @@ class PacketSocket:
     def wait(self, timeout_ms):
         self._poll.poll(timeout_ms if timeout_ms > 0 else 0)
 
+    def fileno(self):
+        """Readable when a frame may be waiting (spinet.aio polls it)."""
+        return self._s.fileno()
+
     def close(self):
         self._s.close()

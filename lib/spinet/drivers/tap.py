@@ -60,5 +60,9 @@ class Tap:
     def wait(self, timeout_ms):
         self._poll.poll(timeout_ms if timeout_ms > 0 else 0)
 
+    def fileno(self):
+        """Readable when a frame may be waiting (spinet.aio polls it)."""
+        return self._fd
+
     def close(self):
         os.close(self._fd)
