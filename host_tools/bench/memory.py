@@ -22,7 +22,7 @@ SECTION = "memory"
 
 def _heap_ok(size, total, peer_only):
     rows, out = mprun.run_probe(SECTION, "board", (total, peer_only), heap=size,
-                                timeout=120, check=False)
+                                timeout=120, check=False, bytecode=True)
     return rows is not None and "BOARD OK" in out
 
 
@@ -42,12 +42,25 @@ def min_heap(total, peer_only, lo=8 * 1024, hi=1024 * 1024, step=1024):
 def run(quick, log):
     rows = []
     note64 = " (64-bit unix port: objects larger than on a Pico)"
+    # Heap figures from the bytecode build (deploy --bytecode): on the unix port
+    # native code lives outside the GC heap, on a board that loads .mpy files it is
+    # in it, so the native build's heap is the bytecode one plus the native code row.
+    bc = " (bytecode build, deploy --bytecode)"
     log("memory: compiling spinet to .mpy")
-    mprun.mpy_lib()
+    mprun.mpy_lib(bytecode=True)
     for mode in ("mem_import", "mem_iface", "mem_conn"):
         log("memory: " + mode)
-        r, _ = mprun.run_probe(SECTION, mode)
+        r, _ = mprun.run_probe(SECTION, mode, bytecode=True)
+        for x in r:
+            x["note"] += bc
         rows += r
+    nat = sum(mprun.mpy_lib("armv6m")[1].values())
+    byt = sum(mprun.mpy_lib("armv6m", bytecode=True)[1].values())
+    rows.append({"section": SECTION, "name": "native code, armv6m (RAM unless frozen)",
+                 "value": float(nat - byt), "unit": "B",
+                 "note": "the default build's @micropython.native functions: .mpy %d B "
+                         "against %d B bytecode-only; a board loading .mpy holds it in RAM"
+                         % (nat, byt)})
     segs = 200 if quick else 1000
     for mode in ("alloc_rx", "alloc_tx"):
         log("memory: %s over %d segments" % (mode, segs))
@@ -60,7 +73,8 @@ def run(quick, log):
     peer = min_heap(total, 1, step=step)
     rows.append({"section": SECTION, "name": "min heapsize: board program + in-process peers",
                  "value": float(full), "unit": "B",
-                 "note": "DHCP, DNS, 1 conn 2 KB/2 KB, 1 MB download; .mpy; step %d" % step})
+                 "note": "DHCP, DNS, 1 conn 2 KB/2 KB, 1 MB download; .mpy; step %d%s"
+                         % (step, bc)})
     rows.append({"section": SECTION, "name": "min heapsize: in-process peers alone",
                  "value": float(peer), "unit": "B",
                  "note": "DHCP+DNS servers, peer stack, segment, listening socket"})
@@ -68,7 +82,9 @@ def run(quick, log):
                  "value": float(full - peer), "unit": "B",
                  "note": "difference of the two; incl. dhcp/dns/socket code the peer "
                          "does not import"})
-    r, _ = mprun.run_probe(SECTION, "board", (total,))
+    r, _ = mprun.run_probe(SECTION, "board", (total,), bytecode=True)
+    for x in r:
+        x["note"] += bc
     rows += r
     for r in rows:
         if r["unit"] == "B" and "64-bit" not in r["note"]:

@@ -32,32 +32,37 @@ def micropython():
 
 # The board-side modules and their compilation are deploy's (one list of what goes on
 # a board, one mpy-cross invocation).
-from host_tools.deploy import DeployError, compile_mpy, spinet_sources  # noqa: E402
+from host_tools.deploy import (DeployError, bytecode_copy, compile_mpy,  # noqa: E402
+                               spinet_sources)
 
 
 _MPY_DIRS = {}  # type: dict
 
 
-def mpy_lib(arch="x64"):
+def mpy_lib(arch="x64", bytecode=False):
     """A temp folder holding spinet/ as .mpy files for `arch` (x64: the unix port
     here; armv6m: a Pico), compiled once per process; returns (folder, {relative .py
-    path: .mpy bytes})."""
-    if arch not in _MPY_DIRS:
-        d = tempfile.mkdtemp(prefix="spinet-mpy-%s-" % arch)
+    path: .mpy bytes}). bytecode: as `deploy --bytecode` makes them (no native code;
+    what a board holds in RAM when it loads spinet from its flash files)."""
+    key = (arch, bytecode)
+    if key not in _MPY_DIRS:
+        d = tempfile.mkdtemp(prefix="spinet-mpy-%s%s-" % (arch, "-bc" if bytecode else ""))
         sizes = {}
         for rel, src in spinet_sources():
             dst = os.path.join(d, "spinet", rel[:-3] + ".mpy")
+            if bytecode:
+                src = bytecode_copy(src, os.path.join(d, "src"), rel)
             try:
                 compile_mpy(src, dst, arch, "spinet/" + rel)
             except DeployError as e:
                 raise BenchError(str(e))
             sizes[rel] = os.path.getsize(dst)
-        _MPY_DIRS[arch] = (d, sizes)
-    return _MPY_DIRS[arch]
+        _MPY_DIRS[key] = (d, sizes)
+    return _MPY_DIRS[key]
 
 
-def probe_cmd(mode, args=(), heap=None, mpy=True, python=None):
-    lib = mpy_lib()[0] if mpy else LIB
+def probe_cmd(mode, args=(), heap=None, mpy=True, python=None, bytecode=False):
+    lib = mpy_lib(bytecode=bytecode)[0] if mpy else LIB
     if python:
         return [python, PROBE, lib, mode] + [str(a) for a in args]
     cmd = [micropython()]
@@ -77,10 +82,10 @@ def parse_rows(section, text):
 
 
 def run_probe(section, mode, args=(), heap=None, mpy=True, python=None, timeout=600,
-              check=True):
+              check=True, bytecode=False):
     """Run one probe; returns (rows, stdout). Raises BenchError if it did not finish
     (unless check is False: then rows is None)."""
-    cmd = probe_cmd(mode, args, heap, mpy, python)
+    cmd = probe_cmd(mode, args, heap, mpy, python, bytecode)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     except subprocess.TimeoutExpired:
@@ -95,7 +100,7 @@ def run_probe(section, mode, args=(), heap=None, mpy=True, python=None, timeout=
     return parse_rows(section, r.stdout), r.stdout
 
 
-def callgrind(mode, args, heap=PICO_HEAP, timeout=900):
+def callgrind(mode, args, heap=PICO_HEAP, timeout=900, bytecode=False):
     """Instructions (Ir) the MicroPython unix port executes for one probe run, and
     the probe's stdout."""
     if not shutil.which("valgrind"):
@@ -103,7 +108,7 @@ def callgrind(mode, args, heap=PICO_HEAP, timeout=900):
     with tempfile.TemporaryDirectory(prefix="spinet-cg-") as d:
         out = os.path.join(d, "cg.out")
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + \
-            probe_cmd(mode, args, heap)
+            probe_cmd(mode, args, heap, bytecode=bytecode)
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
         if "DONE" not in r.stdout:
             raise BenchError("callgrind run %s %s failed:\n%s%s" % (
