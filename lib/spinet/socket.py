@@ -186,7 +186,7 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         cb = self._live()
         a, port = _addr(addr)
         nic = self._nic
-        if a != ipv4.ANY and a != nic._ip:
+        if a != ipv4.ANY and a != nic._ip and a[0] != 127:  # 127/8: loopback
             raise OSError(EADDRNOTAVAIL)
         if cb.lport:
             raise OSError(EINVAL)  # already bound

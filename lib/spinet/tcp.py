@@ -665,7 +665,10 @@ def _listen_input(nic, lt, buf, ip, off, n, flags, hl, now):
     cnt = nic._count
     if flags & _RST:
         return
-    if flags & _ACK:
+    la = lt.laddr  # bound to one local address (127.0.0.1, say): nothing listens on others
+    if flags & _ACK or (la is not None and not (
+            la[0] == buf[ip + 16] and la[1] == buf[ip + 17] and la[2] == buf[ip + 18]
+            and la[3] == buf[ip + 19])):
         cnt[TCP_NO_SOCKET] += 1
         send_rst_reply(nic, buf, ip, off, n, flags, hl)
         return
