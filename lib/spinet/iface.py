@@ -41,18 +41,6 @@ def _no_trace(nic, direction, mv, off, n):
     pass
 
 
-def _csum_adjust(b, at, old, new):
-    """Update the checksum at b[at:at+2] for 16-bit words summing to old replaced by
-    words summing to new (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'))."""
-    old = (old & 0xFFFF) + (old >> 16)
-    new = (new & 0xFFFF) + (new >> 16)
-    s = (~((b[at] << 8) | b[at + 1]) & 0xFFFF) + (~old & 0xFFFF) + new
-    s = (s & 0xFFFF) + (s >> 16)
-    s = ~((s & 0xFFFF) + (s >> 16)) & 0xFFFF
-    b[at] = s >> 8
-    b[at + 1] = s & 0xFF
-
-
 def _halves(a):
     return (a[0] << 8) | a[1], (a[2] << 8) | a[3]
 
@@ -102,13 +90,8 @@ class Interface:
         self._icmp_t = 0
         self._icmp_tokens = config.ICMP_ERR_PER_S
         self._ping = None
-        self._lo = None  # loopback queue (_loop): LOOPBACK_BYTES, allocated on first use
-        self._lo_head = 0  # oldest record
-        self._lo_tail = 0  # where the next record goes
-        self._lo_end = 0  # when wrapped: where the records before the wrap end
-        self._lo_wrap = False
-        self._lo_n = 0  # records queued
-        self._lo_drops = 0
+        self._lo = None  # spinet.loopback.Loopback, made by _loop on first use
+        self._lo_n = 0  # datagrams it holds for the next poll()
 
     # --- MicroPython network-NIC API ------------------------------------------------
 
@@ -312,7 +295,7 @@ class Interface:
         for i in range(COUNT):
             d[NAMES[i]] = c[i]
         d["arp_entries"] = self._arp.count()
-        d["loopback_drops"] = self._lo_drops
+        d["loopback_drops"] = self._lo.drops if self._lo is not None else 0
         for m in (self._dhcp, self._dns_res):
             if m is not None:
                 m.stats(d)
@@ -497,77 +480,15 @@ class Interface:
         c[TX_FRAMES] += 1
         c[TX_BYTES] += n
 
-    # --- loopback: 127.0.0.0/8 and our own address, delivered inside the stack --------
+    # --- loopback: 127.0.0.0/8 and our own address, inside the stack (loopback.py) ----
 
     def _loop(self, l4len):
-        """Queue the datagram in the TX buffer for poll() to deliver to this stack (no
-        driver involved). A datagram to 127/8 gets that address as its source, so the
-        replies come back to the same loopback address. The queue is one buffer of
-        LOOPBACK_BYTES holding [length, datagram] records end to end (an ACK takes 44
-        bytes, not a slot of MTU); past it the datagram is dropped, as a full queue
-        on a wire would (TCP sends again). Returns 0."""
-        size = config.LOOPBACK_BYTES
-        q = self._lo
-        if q is None:
-            q = self._lo = bytearray(size)
-        n = ipv4.HDR_LEN + l4len
-        r = (n + 7) & ~3  # 4-byte length header + datagram, kept 4-aligned
-        if self._lo_n == 0:
-            self._lo_head = self._lo_tail = 0
-            self._lo_wrap = False
-        at = self._lo_tail
-        if self._lo_wrap:
-            if at + r > self._lo_head:
-                at = -1
-        elif at + r > size:
-            if r <= self._lo_head:
-                self._lo_end = at  # records before the wrap end here
-                self._lo_wrap = True
-                at = 0
-            else:
-                at = -1
-        if at < 0:
-            self._lo_drops += 1
-            return 0
-        t = self._tx
-        o = _IP_OFF
-        if t[o + 16] == 127:
-            old = ((t[o + 12] << 8) | t[o + 13]) + ((t[o + 14] << 8) | t[o + 15])
-            new = ((t[o + 16] << 8) | t[o + 17]) + ((t[o + 18] << 8) | t[o + 19])
-            t[o + 12:o + 16] = t[o + 16:o + 20]
-            _csum_adjust(t, o + 10, old, new)
-            p = t[o + 9]
-            if p == ipv4.PROTO_TCP:
-                _csum_adjust(t, _L4_OFF + 16, old, new)
-            elif p == ipv4.PROTO_UDP and (t[_L4_OFF + 6] or t[_L4_OFF + 7]):
-                _csum_adjust(t, _L4_OFF + 6, old, new)  # 0: sent without a checksum
-        q[at] = n >> 8
-        q[at + 1] = n & 0xFF
-        q[at + 4:at + 4 + n] = self._txmv[o:o + n]
-        self._lo_tail = at + r
-        self._lo_n += 1
-        return 0
-
-    def _loop_drain(self):
-        """Deliver the looped-back datagrams queued so far (replies they cause are
-        queued behind them, for the next poll), each copied to the RX buffer first
-        so its place in the queue is free again before it is handled."""
-        q = self._lo
-        assert q is not None  # _lo_n > 0: _loop allocated it
-        qmv = memoryview(q)
-        b = self._rx
-        o = _IP_OFF
-        for _ in range(self._lo_n):
-            h = self._lo_head
-            if self._lo_wrap and h >= self._lo_end:
-                h = 0
-                self._lo_wrap = False
-            n = (q[h] << 8) | q[h + 1]
-            b[o:o + n] = qmv[h + 4:h + 4 + n]
-            self._lo_head = h + ((n + 7) & ~3)
-            self._lo_n -= 1
-            hl = (b[o] & 15) << 2
-            self._deliver(self._rxmv, o, hl, n - hl, False)
+        """Queue the datagram in the TX buffer for the next poll() to deliver here."""
+        lo = self._lo
+        if lo is None:
+            from .loopback import Loopback
+            lo = self._lo = Loopback(self)  # on first use: boards without it pay nothing
+        return lo.put(l4len)
 
     # --- input --------------------------------------------------------------------------
 
@@ -577,7 +498,7 @@ class Interface:
         if not self._active:
             return 0
         if self._lo_n:
-            self._loop_drain()
+            self._lo.drain()  # type: ignore[union-attr]  # _lo_n > 0: made by _loop
         drv = self._drv
         rx_in = self._rx_in
         c = self._count
@@ -689,7 +610,7 @@ class Interface:
             c[IP_TTL_ZERO] += 1  # a TTL-0 datagram is never legitimately delivered
             return
         # RFC 1122 3.2.1.3: a source that is broadcast, multicast, loopback (127/8
-        # only comes from inside, _loop_drain) or our own address is discarded silently.
+        # only comes from inside: loopback.py) or our own address is discarded silently.
         s_hi = (b[o + 12] << 8) | b[o + 13]
         s_lo = (b[o + 14] << 8) | b[o + 15]
         if (_MARTIAN[b[o + 12]] or (s_hi == self._bc_hi and s_lo == self._bc_lo)
