@@ -22,6 +22,7 @@ Layout on the board:
   /board.py              boards/<NAME>.py
   /boot.py, /main.py     firmware/boot.py, firmware/main.py
   /lib/netboot.py        firmware/netboot.py (config, DHCP/static, app start)
+  /lib/socket.py         firmware/socket.py: `import socket` gives spinet.socket
   /lib/<app>.py          firmware/examples/*.py (all, or only --app NAME)
   /config.json           firmware/config.json, only when the board has none (or --config)
 """
@@ -344,6 +345,9 @@ def build(board, source, apps, arch, build_dir, config, board_config_exists):
     items.append(Item(os.path.join(fw, "boot.py"), "/boot.py"))
     items.append(Item(os.path.join(fw, "main.py"), "/main.py"))
     items.append(Item(os.path.join(fw, "netboot.py"), "/lib/netboot.py"))
+    # `import socket` on the board is spinet's (MicroPython prefers a socket.py on
+    # sys.path to its built-in); firmware/socket.py never goes on the host's path.
+    items.append(Item(os.path.join(fw, "socket.py"), "/lib/socket.py"))
     for app in apps:
         items.append(Item(os.path.join(fw, "examples", app + ".py"), "/lib/%s.py" % app))
     if config or not board_config_exists:

@@ -6,7 +6,10 @@
 # Each end binds its own loopback port and sends to the other's. Frames from any
 # other address are dropped and counted: only the two ends share this wire.
 
-import socket as _socket
+try:
+    import usocket as _socket  # MicroPython: the port's own, even under a socket.py shim
+except ImportError:
+    import socket as _socket  # CPython
 
 try:
     import select

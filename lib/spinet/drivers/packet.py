@@ -10,7 +10,10 @@ import struct
 
 try:
     import select
-    import socket as _socket
+    try:
+        import usocket as _socket  # MicroPython: the port's own, even under a socket.py shim
+    except ImportError:
+        import socket as _socket  # CPython
 except ImportError:  # pragma: no cover - a board has neither
     raise ImportError("drivers.packet needs Linux (CPython or the MicroPython unix port)")
 
