@@ -80,6 +80,7 @@ class Resolver:
         self._t = bytearray(wdns.NAME_MAX)  # the end of the CNAME chain so far
         self._tlen = 0
         self.port = 0  # source port of the outstanding query; 0: none
+        self.busy = False  # a lookup() is under way (one at a time)
         self._id = 0
         self._srv = bytearray(4)
         self.result = R_WAIT
@@ -137,10 +138,27 @@ class Resolver:
                             ticks_diff(self._ce[i], now) // 1000))
         return out
 
-    # --- resolving (blocking; drives the Interface) -------------------------------------
+    # --- resolving: one generator, driven blocking or from asyncio ---------------------
 
     def resolve(self, host):
-        """The IPv4 address (4 bytes) of host, from the cache or the servers."""
+        """The IPv4 address (4 bytes) of host, from the cache or the servers; blocks,
+        driving the Interface."""
+        if self.busy:
+            raise OSError(EAI_AGAIN)  # an async resolution holds the one query slot
+        nic = self._nic
+        g = self.lookup(host)
+        try:
+            while True:
+                ms = next(g)
+                nic._wait_until(self._done, ms)
+        except StopIteration as e:
+            return e.value
+
+    def lookup(self, host):
+        """The resolution as a generator: it sends a query and yields how long (ms) to
+        wait for its answer; the caller drives the stack meanwhile (until done() or
+        the time is up) and resumes it. Returns the address (4 bytes); raises the
+        OSError of resolve(). Only one runs at a time (busy)."""
         nic = self._nic
         name = host.lower()
         if name.endswith("."):
@@ -160,48 +178,54 @@ class Resolver:
                 servers.append(s)
         if not servers:
             raise OSError(EAI_AGAIN)
-        self._hops = 0
-        ttl = config.DNS_TTL_MAX_S
-        while True:
-            r = self._ask(servers)
-            if self.ttl < ttl:
-                ttl = self.ttl
-            if r == R_OK:
-                addr = bytes(self.addr)
-                self._store(name, addr, ttl, nic._now())
-                return addr
-            if r == R_CNAME:
-                self._q[0:self._tlen] = memoryview(self._t)[0:self._tlen]
-                self._qlen = self._tlen
-                continue
-            if r == R_NXDOMAIN or r == R_NODATA:
-                raise OSError(EAI_NONAME)
-            if r == R_FAIL or r == R_REFUSED:
-                raise OSError(EAI_FAIL)
-            raise OSError(EAI_AGAIN)
-
-    def _ask(self, servers):
-        """Ask the servers in turn until one gives a final result."""
-        nic = self._nic
-        refused = False
-        for _ in range(config.DNS_ROUNDS):
-            for s in servers:
-                self._send(s)
-                if self.result == R_WAIT:
-                    nic._wait_until(self._done, config.DNS_TIMEOUT_MS)
-                r = self.result
-                self.port = 0  # later answers to this query go nowhere
-                if r == R_WAIT:
-                    self.count[TIMEOUT] += 1
+        self.busy = True
+        try:
+            self._hops = 0
+            ttl = config.DNS_TTL_MAX_S
+            while True:
+                # Ask the servers in turn until one gives a final result.
+                r = R_WAIT
+                refused = False
+                for _ in range(config.DNS_ROUNDS):
+                    for s in servers:
+                        self._send(s)
+                        if self.result == R_WAIT:
+                            yield config.DNS_TIMEOUT_MS
+                        r = self.result
+                        self.port = 0  # later answers to this query go nowhere
+                        if r == R_WAIT:
+                            self.count[TIMEOUT] += 1
+                            continue
+                        if r == R_REFUSED:
+                            refused = True
+                            continue
+                        if r == R_UNREACH:
+                            continue
+                        break
+                    else:
+                        continue
+                    break
+                else:
+                    self.ttl = config.DNS_TTL_MAX_S
+                    r = R_REFUSED if refused else R_WAIT
+                if self.ttl < ttl:
+                    ttl = self.ttl
+                if r == R_OK:
+                    addr = bytes(self.addr)
+                    self._store(name, addr, ttl, nic._now())
+                    return addr
+                if r == R_CNAME:
+                    self._q[0:self._tlen] = memoryview(self._t)[0:self._tlen]
+                    self._qlen = self._tlen
                     continue
-                if r == R_REFUSED:
-                    refused = True
-                    continue
-                if r == R_UNREACH:
-                    continue
-                return r
-        self.ttl = config.DNS_TTL_MAX_S
-        return R_REFUSED if refused else R_WAIT
+                if r == R_NXDOMAIN or r == R_NODATA:
+                    raise OSError(EAI_NONAME)
+                if r == R_FAIL or r == R_REFUSED:
+                    raise OSError(EAI_FAIL)
+                raise OSError(EAI_AGAIN)
+        finally:
+            self.port = 0
+            self.busy = False
 
     def _done(self):
         return self.result != R_WAIT
@@ -360,3 +384,49 @@ def resolver(nic):
 
 def resolve(nic, host):
     return resolver(nic).resolve(host)
+
+
+_POLL_MS = const(5)  # how often the async resolver polls the stack while it waits
+
+
+async def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0, nic=None):
+    """spinet.socket.getaddrinfo() that does not block the event loop: `await
+    spinet.dns.getaddrinfo(host, port)`. While the query is out it polls the stack
+    every _POLL_MS and yields to the other tasks; same result and the same errors
+    (OSError -2 no such name, -3 no answer, -4 failure). Concurrent calls take
+    turns: the resolver has one query out at a time."""
+    import asyncio
+
+    from . import iface
+    from . import socket as ssock
+    if af not in (0, ssock.AF_INET):
+        raise OSError(ssock.EAFNOSUPPORT)
+    try:
+        ipv4.aton(host)
+        return ssock.getaddrinfo(host, port, af, type, proto, flags)  # numeric: no query
+    except (ValueError, AttributeError, TypeError):
+        pass
+    nic = nic or iface.default
+    if nic is None or not isinstance(host, str):
+        raise OSError(EAI_NONAME)
+    r = resolver(nic)
+    while r.busy:
+        await asyncio.sleep(_POLL_MS / 1000)
+    g = r.lookup(host)
+    try:
+        while True:
+            ms = next(g)
+            start = nic._now()
+            while True:
+                nic.poll()
+                if r._done():
+                    break
+                left = ms - ticks_diff(nic._now(), start)
+                if left <= 0:
+                    break
+                await asyncio.sleep((left if left < _POLL_MS else _POLL_MS) / 1000)
+    except StopIteration as e:
+        a = e.value
+    finally:
+        g.close()  # cancelled while waiting: free the query slot
+    return [(ssock.AF_INET, type or ssock.SOCK_STREAM, proto, "", (ipv4.ntoa(a), port))]
