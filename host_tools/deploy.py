@@ -479,7 +479,7 @@ def deploy(port, board, source=False, app=None, config=None, dry_run=False,
     if config and not os.path.isfile(config):
         raise DeployError("no config file %s" % config)
     roots = list(MANAGED) + ["/board.py", "/boot.py", "/main.py", "/lib/netboot.py",
-                             CONFIG_PATH] + ["/lib/%s.py" % a for a in apps]
+                             "/lib/socket.py", CONFIG_PATH] + ["/lib/%s.py" % a for a in apps]
     st = probe(port, roots, answer_s)
     arch = st.arch
     if not source:

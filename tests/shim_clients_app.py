@@ -10,6 +10,8 @@
 #                       "subscribed", "published N", "got TOPIC MSG"
 #   http URL...         GET each URL: "http URL STATUS LENGTH SHA256" or
 #                       "http URL error REPR"
+#   sensor BROKER COUNT INTERVAL_MS   firmware/examples/mqtt_sensor.main (CLIENT_DIR
+#                       is firmware/examples): its log lines, then "published N"
 # Then "done" (exit 0), or "error ..." (exit 1).
 import sys
 
@@ -85,6 +87,11 @@ def main(argv):
         mqtt(nic, argv[4], int(argv[5]))
     elif role == "http":
         http(argv[4:])
+    elif role == "sensor":  # CLIENT_DIR: firmware/examples
+        import mqtt_sensor
+        n = mqtt_sensor.main(nic, broker=argv[4], count=int(argv[5]),
+                             interval_s=int(argv[6]) / 1000, client_id="spinet-sensor")
+        print("published %d" % n)
     else:
         raise ValueError(role)
     # Let the stack finish the closes (FIN/ACK) before the process goes.

@@ -179,3 +179,52 @@ def test_urequests_unchanged_through_the_shim(shim_path, urequests_dir):
                                         b"Connection: close\r\n\r\n" % (path, host))
                         for path, host in ((b"cl", b"192.0.2.1"), (b"eof", b"192.0.2.1"),
                                            (b"chunked", b"192.0.2.1"))], sout
+
+
+def test_mqtt_sensor_example_reconnects(shim_path):
+    """firmware/examples/mqtt_sensor.py (plain `import socket`) publishes readings to
+    mosquitto; the broker is stopped and started again; the sensor reconnects and
+    goes on counting."""
+    netns.require("packet", "micropython", tools=("mosquitto", "mosquitto_sub"))
+    count = 30
+    with netns.Lab(kind="packet") as lab:
+        conf = os.path.join(lab.tmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener 1883 %s\nallow_anonymous true\npersistence false\n"
+                    "log_dest stderr\nlog_type all\n" % KERNEL)
+        os.chmod(lab.tmp, 0o755)
+        os.chmod(conf, 0o644)
+
+        def start_broker(name):
+            b = lab.popen(["mosquitto", "-c", conf], name=name, timeout=120)
+            b.expect(r"Opening ipv4 listen socket on port 1883", timeout=10, stream="err")
+            s = lab.popen(["mosquitto_sub", "-h", KERNEL, "-t", "spinet/sensor", "-v",
+                           "-C", "3", "-W", "30"], name=name + "_sub", timeout=60)
+            b.expect(r"Sending SUBACK to", timeout=10, stream="err")
+            return b, s
+
+        broker1, sub1 = start_broker("mosquitto1")
+        p = lab.run_spinet("micropython", APP, lab.spinet_args() +
+                           [os.path.join(ROOT, "firmware", "examples"), "sensor", KERNEL,
+                            count, 250], timeout=90)
+        rc, sout1, serr = sub1.wait(30)
+        assert rc == 0, sout1 + serr
+        assert sout1.splitlines() == ['spinet/sensor {"seq": %d, "count": %d}' % (i, i)
+                                      for i in range(3)], sout1
+        assert re.search(r"New client connected from 192\.0\.2\.2:\d+ as spinet-sensor",
+                         broker1.err), broker1.err
+        broker1.stop()
+        p.expect(r"^mqtt: connection lost", timeout=10)
+        broker2, sub2 = start_broker("mosquitto2")
+        p.expect(r"^mqtt: connected to .* \(reconnects 1\)$", timeout=20)
+        rc, sout2, serr = sub2.wait(30)
+        assert rc == 0, sout2 + serr
+        seqs = [int(re.match(r'spinet/sensor \{"seq": (\d+), "count": \1\}$', ln).group(1))
+                for ln in sout2.splitlines()]
+        assert len(seqs) == 3 and seqs[0] > 2 and seqs == list(range(seqs[0], seqs[0] + 3)), \
+            sout2
+        rc, out, err = p.wait()
+        assert rc == 0 and "published %d" % count in out, out + err
+        assert re.search(r"New client connected from 192\.0\.2\.2:\d+ as spinet-sensor",
+                         broker2.err), broker2.err
+        broker2.stop()
