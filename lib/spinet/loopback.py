@@ -17,6 +17,7 @@
 # (TCP sends it again).
 
 from . import config
+from .ring import copy
 from .wire import ipv4
 
 _IP_OFF = config.FRAME_PAD + config.ETH_HDR
@@ -39,7 +40,6 @@ class Loopback:
     def __init__(self, nic, size=config.LOOPBACK_BYTES):
         self.nic = nic
         self.buf = bytearray(size)
-        self.mv = memoryview(self.buf)
         self.head = 0  # oldest record
         self.tail = 0  # where the next record goes
         self.end = 0  # when wrapped: where the records before the wrap end
@@ -76,7 +76,7 @@ class Loopback:
         if t[o + 16] == 127:
             old = ((t[o + 12] << 8) | t[o + 13]) + ((t[o + 14] << 8) | t[o + 15])
             new = ((t[o + 16] << 8) | t[o + 17]) + ((t[o + 18] << 8) | t[o + 19])
-            t[o + 12:o + 16] = t[o + 16:o + 20]
+            copy(t, o + 12, t, o + 16, 4)
             _csum_adjust(t, o + 10, old, new)
             p = t[o + 9]
             if p == ipv4.PROTO_TCP:
@@ -85,7 +85,7 @@ class Loopback:
                 _csum_adjust(t, _L4_OFF + 6, old, new)  # 0: sent without a checksum
         q[at] = n >> 8
         q[at + 1] = n & 0xFF
-        q[at + 4:at + 4 + n] = nic._txmv[o:o + n]
+        copy(q, at + 4, t, o, n)
         self.tail = at + r
         nic._lo_n += 1
         return 0
@@ -96,7 +96,6 @@ class Loopback:
         in the queue is free again before it is handled."""
         nic = self.nic
         q = self.buf
-        qmv = self.mv
         b = nic._rx
         o = _IP_OFF
         for _ in range(nic._lo_n):
@@ -105,7 +104,7 @@ class Loopback:
                 h = 0
                 self.wrap = False
             n = (q[h] << 8) | q[h + 1]
-            b[o:o + n] = qmv[h + 4:h + 4 + n]
+            copy(b, o, q, h + 4, n)
             self.head = h + ((n + 7) & ~3)
             nic._lo_n -= 1
             hl = (b[o] & 15) << 2
