@@ -39,6 +39,9 @@ def tcp_echo(nic, clock, host, bind_host, port, size):
     cli.connect((host, port))  # blocking: drives the stack, the listener answers
     srv.settimeout(5)
     conn, peer = srv.accept()
+    assert conn.getpeername() == cli.getsockname() == peer
+    if host.startswith("127."):
+        assert conn.getsockname() == cli.getpeername() == (host, port)
     data = pattern(size)
     sent = 0
     got = bytearray()

@@ -695,6 +695,8 @@ def _listen_input(nic, lt, buf, ip, off, n, flags, hl, now):
     t.keepalive = lt.keepalive
     t.lport = lt.lport
     t.laddr = lt.laddr
+    if buf[ip + 16] == 127:  # over loopback: the local address is the one asked for
+        t.laddr = bytes((127, buf[ip + 17], buf[ip + 18], buf[ip + 19]))
     s_addr = bytes((buf[ip + 12], buf[ip + 13], buf[ip + 14], buf[ip + 15]))
     t.set_peer(s_addr, (buf[off] << 8) | buf[off + 1])
     _accept_syn(t, buf, off, mss)
