@@ -497,8 +497,6 @@ class Interface:
         Never blocks. Returns the number of frames handled."""
         if not self._active:
             return 0
-        if self._lo_n:
-            self._lo.drain()  # type: ignore[union-attr]  # _lo_n > 0: made by _loop
         drv = self._drv
         rx_in = self._rx_in
         c = self._count
@@ -526,7 +524,7 @@ class Interface:
 
     def poll_at(self):
         """The time (ticks_ms) at which poll() next has work, or None."""
-        return self._now() if self._lo_n else self._due
+        return self._due
 
     def _schedule(self, t):
         d = self._due
@@ -535,6 +533,8 @@ class Interface:
 
     def _timers(self, now):
         self._due = None
+        if self._lo_n:
+            self._lo.drain()  # type: ignore[union-attr]  # _lo_n > 0: made by _loop
         t = self._arp.tick(now)
         if t is not None:
             self._schedule(t)
@@ -661,8 +661,6 @@ class Interface:
     def wait(self, timeout_ms):
         """Sleep until a frame may be waiting, the next timer is due, or timeout_ms
         passes: the driver's wait() (a select or an INT pin) when it has one."""
-        if self._lo_n:
-            return  # looped-back datagrams wait for the next poll()
         due = self._due
         if due is not None:
             d = ticks_diff(due, self._now())

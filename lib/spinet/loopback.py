@@ -4,10 +4,11 @@
 # MicroPython's own ports.
 #
 # Heads up: Interface._ip_send calls put() for such a datagram once it has found that
-# it is not for the wire (its per-segment path for the wire is unchanged); poll()
-# calls drain(). Delivery waits for poll() because the sender may be in the middle
-# of a state change (tcp.output between two segments): handling the datagram at
-# once would re-enter it.
+# it is not for the wire (its per-segment path for the wire is unchanged). put()
+# schedules an immediate timer, and Interface._timers (run by the next poll()) calls
+# drain(): poll() itself tests nothing more per call. Delivery waits for poll()
+# because the sender may be in the middle of a state change (tcp.output between two
+# segments): handling the datagram at once would re-enter it.
 #
 # Memory: one buffer of config.LOOPBACK_BYTES, made the first time something is
 # looped back, holding [2-byte length, 2 spare, datagram] records end to end, each
@@ -88,6 +89,7 @@ class Loopback:
         copy(q, at + 4, t, o, n)
         self.tail = at + r
         nic._lo_n += 1
+        nic._schedule(nic._now())  # poll() runs the timers, which drain the queue
         return 0
 
     def drain(self):
