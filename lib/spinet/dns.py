@@ -80,7 +80,13 @@ class Resolver:
         self._t = bytearray(wdns.NAME_MAX)  # the end of the CNAME chain so far
         self._tlen = 0
         self.port = 0  # source port of the outstanding query; 0: none
-        self.busy = False  # a lookup() is under way (one at a time)
+        self.busy = False  # a resolution is under way (start() .. step(); one at a time)
+        self._name = ""
+        self._servers = []  # type: list[bytes]  # the servers it asks, in turn
+        self._si = 0  # which of them was asked last
+        self._round = 0  # passes over them so far
+        self._refused = False  # one said SERVFAIL/REFUSED
+        self._ttl = 0  # smallest TTL along the CNAME chain so far
         self._id = 0
         self._srv = bytearray(4)
         self.result = R_WAIT
@@ -138,27 +144,26 @@ class Resolver:
                             ticks_diff(self._ce[i], now) // 1000))
         return out
 
-    # --- resolving: one generator, driven blocking or from asyncio ---------------------
+    # --- resolving: start() + step(), driven blocking or from asyncio -----------------
+    # The state of one resolution lives in the Resolver (not in a generator: a lookup
+    # allocates no more than the blocking one always did). resolve() drives the stack
+    # itself; the async getaddrinfo() below polls it and yields between steps.
 
     def resolve(self, host):
         """The IPv4 address (4 bytes) of host, from the cache or the servers; blocks,
         driving the Interface."""
-        if self.busy:
-            raise OSError(EAI_AGAIN)  # an async resolution holds the one query slot
-        nic = self._nic
-        g = self.lookup(host)
-        try:
-            while True:
-                ms = next(g)
-                nic._wait_until(self._done, ms)
-        except StopIteration as e:
-            return e.value
+        a = self.start(host)
+        while a is None:
+            self._nic._wait_until(self._done, config.DNS_TIMEOUT_MS)
+            a = self.step()
+        return a
 
-    def lookup(self, host):
-        """The resolution as a generator: it sends a query and yields how long (ms) to
-        wait for its answer; the caller drives the stack meanwhile (until done() or
-        the time is up) and resumes it. Returns the address (4 bytes); raises the
-        OSError of resolve(). Only one runs at a time (busy)."""
+    def start(self, host):
+        """Begin resolving host: its address at once (cached), or None with a query
+        out; then, once done() or DNS_TIMEOUT_MS later, call step(). One resolution
+        at a time (busy): OSError(-3) if one is under way."""
+        if self.busy:
+            raise OSError(EAI_AGAIN)
         nic = self._nic
         name = host.lower()
         if name.endswith("."):
@@ -178,54 +183,69 @@ class Resolver:
                 servers.append(s)
         if not servers:
             raise OSError(EAI_AGAIN)
+        self._name = name
+        self._servers = servers
+        self._hops = 0
+        self._ttl = config.DNS_TTL_MAX_S
         self.busy = True
+        self._ask_first()
+        return None if self.result == R_WAIT else self.step()
+
+    def _ask_first(self):
+        """Ask the first server (again, for a CNAME's target): DNS_ROUNDS passes over
+        the servers follow until one gives a final result."""
+        self._si = 0
+        self._round = 0
+        self._refused = False
+        self._send(self._servers[0])
+
+    def step(self):
+        """The outstanding query was answered or timed out: the address, or None when
+        the next query went out (wait again); raises resolve()'s OSError."""
         try:
-            self._hops = 0
-            ttl = config.DNS_TTL_MAX_S
             while True:
-                # Ask the servers in turn until one gives a final result.
-                r = R_WAIT
-                refused = False
-                for _ in range(config.DNS_ROUNDS):
-                    for s in servers:
-                        self._send(s)
-                        if self.result == R_WAIT:
-                            yield config.DNS_TIMEOUT_MS
-                        r = self.result
-                        self.port = 0  # later answers to this query go nowhere
-                        if r == R_WAIT:
-                            self.count[TIMEOUT] += 1
-                            continue
-                        if r == R_REFUSED:
-                            refused = True
-                            continue
-                        if r == R_UNREACH:
-                            continue
-                        break
-                    else:
-                        continue
-                    break
-                else:
-                    self.ttl = config.DNS_TTL_MAX_S
-                    r = R_REFUSED if refused else R_WAIT
-                if self.ttl < ttl:
-                    ttl = self.ttl
+                r = self.result
+                self.port = 0  # later answers to this query go nowhere
+                if r == R_WAIT or r == R_REFUSED or r == R_UNREACH:
+                    if r == R_WAIT:
+                        self.count[TIMEOUT] += 1
+                    elif r == R_REFUSED:
+                        self._refused = True
+                    self._si += 1
+                    if self._si >= len(self._servers):
+                        self._si = 0
+                        self._round += 1
+                    if self._round >= config.DNS_ROUNDS:
+                        raise OSError(EAI_FAIL if self._refused else EAI_AGAIN)
+                    self._send(self._servers[self._si])
+                    if self.result == R_WAIT:
+                        return None
+                    continue
+                if self.ttl < self._ttl:
+                    self._ttl = self.ttl
                 if r == R_OK:
                     addr = bytes(self.addr)
-                    self._store(name, addr, ttl, nic._now())
+                    self._store(self._name, addr, self._ttl, self._nic._now())
+                    self.cancel()
                     return addr
                 if r == R_CNAME:
                     self._q[0:self._tlen] = memoryview(self._t)[0:self._tlen]
                     self._qlen = self._tlen
+                    self._ask_first()
+                    if self.result == R_WAIT:
+                        return None
                     continue
                 if r == R_NXDOMAIN or r == R_NODATA:
                     raise OSError(EAI_NONAME)
-                if r == R_FAIL or r == R_REFUSED:
-                    raise OSError(EAI_FAIL)
-                raise OSError(EAI_AGAIN)
-        finally:
-            self.port = 0
-            self.busy = False
+                raise OSError(EAI_FAIL)  # truncated, or a chain too long
+        except OSError:
+            self.cancel()
+            raise
+
+    def cancel(self):
+        """End the resolution under way (if any): its answer, if it comes, is ignored."""
+        self.port = 0
+        self.busy = False
 
     def _done(self):
         return self.result != R_WAIT
@@ -412,21 +432,20 @@ async def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0, nic=None):
     r = resolver(nic)
     while r.busy:
         await asyncio.sleep(_POLL_MS / 1000)
-    g = r.lookup(host)
+    a = r.start(host)
     try:
-        while True:
-            ms = next(g)
+        while a is None:
             start = nic._now()
             while True:
                 nic.poll()
                 if r._done():
                     break
-                left = ms - ticks_diff(nic._now(), start)
+                left = config.DNS_TIMEOUT_MS - ticks_diff(nic._now(), start)
                 if left <= 0:
                     break
                 await asyncio.sleep((left if left < _POLL_MS else _POLL_MS) / 1000)
-    except StopIteration as e:
-        a = e.value
+            a = r.step()
     finally:
-        g.close()  # cancelled while waiting: free the query slot
+        if a is None:
+            r.cancel()  # cancelled while waiting: free the query slot
     return [(ssock.AF_INET, type or ssock.SOCK_STREAM, proto, "", (ipv4.ntoa(a), port))]
