@@ -30,8 +30,8 @@ if options.port:
 # The stack without its LAN drivers (the same files as package.json).
 package("spinet", files=[
     "__init__.py", "aio.py", "arp.py", "compat.py", "config.py", "counters.py", "dhcp.py",
-    "dns.py", "icmp.py", "iface.py", "ipv4.py", "ring.py", "socket.py", "tcp.py",
-    "trace.py", "udp.py",
+    "dns.py", "icmp.py", "iface.py", "ipv4.py", "loopback.py", "ring.py", "socket.py",
+    "tcp.py", "trace.py", "udp.py",
     "drivers/__init__.py", "drivers/mac.py",
     "wire/__init__.py", "wire/arp.py", "wire/checksum.py", "wire/dhcp.py",
     "wire/dns.py", "wire/ethernet.py", "wire/icmp.py", "wire/ipv4.py", "wire/seq.py",
@@ -49,5 +49,6 @@ if _boards:
 if options.apps:
     require("umqtt.simple")  # micropython-lib, for examples/mqtt_publish.py
     module("netboot.py")
-    for _app in ("http_server.py", "udp_echo.py", "mqtt_publish.py", "asyncio_http_server.py"):
+    for _app in ("http_server.py", "udp_echo.py", "mqtt_publish.py", "asyncio_http_server.py",
+                 "mqtt_sensor.py"):
         module(_app, base_path="examples")

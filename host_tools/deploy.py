@@ -22,6 +22,7 @@ Layout on the board:
   /board.py              boards/<NAME>.py
   /boot.py, /main.py     firmware/boot.py, firmware/main.py
   /lib/netboot.py        firmware/netboot.py (config, DHCP/static, app start)
+  /lib/socket.py         firmware/socket.py: `import socket` gives spinet.socket
   /lib/<app>.py          firmware/examples/*.py (all, or only --app NAME)
   /config.json           firmware/config.json, only when the board has none (or --config)
 """
@@ -369,6 +370,9 @@ def build(board, source, apps, arch, build_dir, config, board_config_exists,
     items.append(Item(os.path.join(fw, "boot.py"), "/boot.py"))
     items.append(Item(os.path.join(fw, "main.py"), "/main.py"))
     items.append(Item(os.path.join(fw, "netboot.py"), "/lib/netboot.py"))
+    # `import socket` on the board is spinet's (MicroPython prefers a socket.py on
+    # sys.path to its built-in); firmware/socket.py never goes on the host's path.
+    items.append(Item(os.path.join(fw, "socket.py"), "/lib/socket.py"))
     for app in apps:
         items.append(Item(os.path.join(fw, "examples", app + ".py"), "/lib/%s.py" % app))
     if config or not board_config_exists:
@@ -500,7 +504,7 @@ def deploy(port, board, source=False, app=None, config=None, dry_run=False,
     if config and not os.path.isfile(config):
         raise DeployError("no config file %s" % config)
     roots = list(MANAGED) + ["/board.py", "/boot.py", "/main.py", "/lib/netboot.py",
-                             CONFIG_PATH] + ["/lib/%s.py" % a for a in apps]
+                             "/lib/socket.py", CONFIG_PATH] + ["/lib/%s.py" % a for a in apps]
     st = probe(port, roots, answer_s)
     arch = st.arch
     if not source:

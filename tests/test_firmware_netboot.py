@@ -11,16 +11,23 @@ from boards.sim.dhcpd import DhcpServer
 from boards.sim.segment import Segment
 import spinet
 
+_fw = None
 for _p in list(sys.path):
     try:
         os.stat(_p + "/firmware/netboot.py")
     except OSError:
         continue
     if _p + "/firmware" not in sys.path:
-        sys.path.insert(0, _p + "/firmware")
+        _fw = _p + "/firmware"
+        sys.path.insert(0, _fw)
     break
 
 import netboot  # noqa: E402
+
+# firmware/ also holds socket.py, the board's `import socket` shim: it must not stay
+# on the host's path, where it would shadow the interpreter's own socket.
+if _fw is not None:
+    sys.path.remove(_fw)
 
 MAC_SRV = b"\x02\x00\x00\x00\x00\x01"
 MAC_BOARD = b"\x02\x00\x00\x00\x00\x02"

@@ -43,6 +43,9 @@ PING_TIMEOUT_MS = const(1000)  # default wait for an echo reply in nic.ping()
 
 # --- Sockets -------------------------------------------------------------------------
 SOCKETS = const(8)  # socket control blocks per Interface (UDP and TCP together)
+# Datagrams to 127/8 or to our own address wait for poll() in one queue of this many
+# bytes (allocated on first use; 4 bytes + the datagram each). Past it: dropped.
+LOOPBACK_BYTES = const(6144)
 EPHEMERAL_FIRST = const(49152)  # RFC 6335 dynamic port range
 EPHEMERAL_LAST = const(65535)
 

@@ -80,6 +80,13 @@ class Resolver:
         self._t = bytearray(wdns.NAME_MAX)  # the end of the CNAME chain so far
         self._tlen = 0
         self.port = 0  # source port of the outstanding query; 0: none
+        self.busy = False  # a resolution is under way (start() .. step(); one at a time)
+        self._name = ""
+        self._servers = []  # type: list[bytes]  # the servers it asks, in turn
+        self._si = 0  # which of them was asked last
+        self._round = 0  # passes over them so far
+        self._refused = False  # one said SERVFAIL/REFUSED
+        self._ttl = 0  # smallest TTL along the CNAME chain so far
         self._id = 0
         self._srv = bytearray(4)
         self.result = R_WAIT
@@ -137,10 +144,26 @@ class Resolver:
                             ticks_diff(self._ce[i], now) // 1000))
         return out
 
-    # --- resolving (blocking; drives the Interface) -------------------------------------
+    # --- resolving: start() + step(), driven blocking or from asyncio -----------------
+    # The state of one resolution lives in the Resolver (not in a generator: a lookup
+    # allocates no more than the blocking one always did). resolve() drives the stack
+    # itself; the async getaddrinfo() below polls it and yields between steps.
 
     def resolve(self, host):
-        """The IPv4 address (4 bytes) of host, from the cache or the servers."""
+        """The IPv4 address (4 bytes) of host, from the cache or the servers; blocks,
+        driving the Interface."""
+        a = self.start(host)
+        while a is None:
+            self._nic._wait_until(self._done, config.DNS_TIMEOUT_MS)
+            a = self.step()
+        return a
+
+    def start(self, host):
+        """Begin resolving host: its address at once (cached), or None with a query
+        out; then, once done() or DNS_TIMEOUT_MS later, call step(). One resolution
+        at a time (busy): OSError(-3) if one is under way."""
+        if self.busy:
+            raise OSError(EAI_AGAIN)
         nic = self._nic
         name = host.lower()
         if name.endswith("."):
@@ -160,48 +183,69 @@ class Resolver:
                 servers.append(s)
         if not servers:
             raise OSError(EAI_AGAIN)
+        self._name = name
+        self._servers = servers
         self._hops = 0
-        ttl = config.DNS_TTL_MAX_S
-        while True:
-            r = self._ask(servers)
-            if self.ttl < ttl:
-                ttl = self.ttl
-            if r == R_OK:
-                addr = bytes(self.addr)
-                self._store(name, addr, ttl, nic._now())
-                return addr
-            if r == R_CNAME:
-                self._q[0:self._tlen] = memoryview(self._t)[0:self._tlen]
-                self._qlen = self._tlen
-                continue
-            if r == R_NXDOMAIN or r == R_NODATA:
-                raise OSError(EAI_NONAME)
-            if r == R_FAIL or r == R_REFUSED:
-                raise OSError(EAI_FAIL)
-            raise OSError(EAI_AGAIN)
+        self._ttl = config.DNS_TTL_MAX_S
+        self.busy = True
+        self._ask_first()
+        return None if self.result == R_WAIT else self.step()
 
-    def _ask(self, servers):
-        """Ask the servers in turn until one gives a final result."""
-        nic = self._nic
-        refused = False
-        for _ in range(config.DNS_ROUNDS):
-            for s in servers:
-                self._send(s)
-                if self.result == R_WAIT:
-                    nic._wait_until(self._done, config.DNS_TIMEOUT_MS)
+    def _ask_first(self):
+        """Ask the first server (again, for a CNAME's target): DNS_ROUNDS passes over
+        the servers follow until one gives a final result."""
+        self._si = 0
+        self._round = 0
+        self._refused = False
+        self._send(self._servers[0])
+
+    def step(self):
+        """The outstanding query was answered or timed out: the address, or None when
+        the next query went out (wait again); raises resolve()'s OSError."""
+        try:
+            while True:
                 r = self.result
                 self.port = 0  # later answers to this query go nowhere
-                if r == R_WAIT:
-                    self.count[TIMEOUT] += 1
+                if r == R_WAIT or r == R_REFUSED or r == R_UNREACH:
+                    if r == R_WAIT:
+                        self.count[TIMEOUT] += 1
+                    elif r == R_REFUSED:
+                        self._refused = True
+                    self._si += 1
+                    if self._si >= len(self._servers):
+                        self._si = 0
+                        self._round += 1
+                    if self._round >= config.DNS_ROUNDS:
+                        raise OSError(EAI_FAIL if self._refused else EAI_AGAIN)
+                    self._send(self._servers[self._si])
+                    if self.result == R_WAIT:
+                        return None
                     continue
-                if r == R_REFUSED:
-                    refused = True
+                if self.ttl < self._ttl:
+                    self._ttl = self.ttl
+                if r == R_OK:
+                    addr = bytes(self.addr)
+                    self._store(self._name, addr, self._ttl, self._nic._now())
+                    self.cancel()
+                    return addr
+                if r == R_CNAME:
+                    self._q[0:self._tlen] = memoryview(self._t)[0:self._tlen]
+                    self._qlen = self._tlen
+                    self._ask_first()
+                    if self.result == R_WAIT:
+                        return None
                     continue
-                if r == R_UNREACH:
-                    continue
-                return r
-        self.ttl = config.DNS_TTL_MAX_S
-        return R_REFUSED if refused else R_WAIT
+                if r == R_NXDOMAIN or r == R_NODATA:
+                    raise OSError(EAI_NONAME)
+                raise OSError(EAI_FAIL)  # truncated, or a chain too long
+        except OSError:
+            self.cancel()
+            raise
+
+    def cancel(self):
+        """End the resolution under way (if any): its answer, if it comes, is ignored."""
+        self.port = 0
+        self.busy = False
 
     def _done(self):
         return self.result != R_WAIT
@@ -360,3 +404,48 @@ def resolver(nic):
 
 def resolve(nic, host):
     return resolver(nic).resolve(host)
+
+
+_POLL_MS = const(5)  # how often the async resolver polls the stack while it waits
+
+
+async def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0, nic=None):
+    """spinet.socket.getaddrinfo() that does not block the event loop: `await
+    spinet.dns.getaddrinfo(host, port)`. While the query is out it polls the stack
+    every _POLL_MS and yields to the other tasks; same result and the same errors
+    (OSError -2 no such name, -3 no answer, -4 failure). Concurrent calls take
+    turns: the resolver has one query out at a time."""
+    import asyncio
+
+    from . import iface
+    from . import socket as ssock
+    if af not in (0, ssock.AF_INET):
+        raise OSError(ssock.EAFNOSUPPORT)
+    try:
+        ipv4.aton(host)
+        return ssock.getaddrinfo(host, port, af, type, proto, flags)  # numeric: no query
+    except (ValueError, AttributeError, TypeError):
+        pass
+    nic = nic or iface.default
+    if nic is None or not isinstance(host, str):
+        raise OSError(EAI_NONAME)
+    r = resolver(nic)
+    while r.busy:
+        await asyncio.sleep(_POLL_MS / 1000)
+    a = r.start(host)
+    try:
+        while a is None:
+            start = nic._now()
+            while True:
+                nic.poll()
+                if r._done():
+                    break
+                left = config.DNS_TIMEOUT_MS - ticks_diff(nic._now(), start)
+                if left <= 0:
+                    break
+                await asyncio.sleep((left if left < _POLL_MS else _POLL_MS) / 1000)
+            a = r.step()
+    finally:
+        if a is None:
+            r.cancel()  # cancelled while waiting: free the query slot
+    return [(ssock.AF_INET, type or ssock.SOCK_STREAM, proto, "", (ipv4.ntoa(a), port))]

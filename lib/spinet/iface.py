@@ -40,6 +40,9 @@ _PING_TIMEOUT_MS = config.PING_TIMEOUT_MS
 _DHCP_PROBING = const(4)  # spinet.dhcp.PROBING (dhcp.py loads only when DHCP is used)
 _DHCP_BOUND = const(5)  # spinet.dhcp.BOUND
 
+# First source byte -> discard: 127 (loopback) and 224..255 (multicast, class E).
+_MARTIAN = bytes(1 if x == 127 or x >= 224 else 0 for x in range(256))
+
 # The Interface most recently activated: what spinet.socket uses.
 default = None
 
@@ -102,6 +105,8 @@ class Interface:
         self._icmp_t = 0
         self._icmp_tokens = config.ICMP_ERR_PER_S
         self._ping = None
+        self._lo = None  # spinet.loopback.Loopback, made by _loop on first use
+        self._lo_n = 0  # datagrams it holds for the next poll()
 
     # --- MicroPython network-NIC API ------------------------------------------------
 
@@ -305,6 +310,7 @@ class Interface:
         for i in range(COUNT):
             d[NAMES[i]] = c[i]
         d["arp_entries"] = self._arp.count()
+        d["loopback_drops"] = self._lo.drops if self._lo is not None else 0
         for m in (self._dhcp, self._dns_res):
             if m is not None:
                 m.stats(d)
@@ -457,6 +463,8 @@ class Interface:
         if (d_hi & self._mask_hi) == self._net_hi and (d_lo & self._mask_lo) == self._net_lo:
             h_hi = d_hi  # on-link (RFC 1122 3.3.1.1)
             h_lo = d_lo
+        elif d_hi >> 8 == 127:
+            return self._loop(l4len)  # loopback, never on the wire (RFC 1122 3.2.1.3)
         elif self._gw_hi or self._gw_lo:
             h_hi = self._gw_hi
             h_lo = self._gw_lo
@@ -479,6 +487,8 @@ class Interface:
             arp.copy_mac(i, t, e)
             self._xmit(self._txmv, n)
             return 0
+        if d_hi >> 8 == 127 or (d_hi == self._ip_hi and d_lo == self._ip_lo):
+            return self._loop(l4len)  # 127/8 inside our subnet (no address yet), or us
         i = arp.resolve(h_hi, h_lo, now)
         if i == FAILED:
             return -EHOSTUNREACH
@@ -521,6 +531,16 @@ class Interface:
         c[TX_FRAMES] += 1
         c[TX_BYTES] += n
 
+    # --- loopback: 127.0.0.0/8 and our own address, inside the stack (loopback.py) ----
+
+    def _loop(self, l4len):
+        """Queue the datagram in the TX buffer for the next poll() to deliver here."""
+        lo = self._lo
+        if lo is None:
+            from .loopback import Loopback
+            lo = self._lo = Loopback(self)  # on first use: boards without it pay nothing
+        return lo.put(l4len)
+
     # --- input --------------------------------------------------------------------------
 
     @micropython.native
@@ -555,7 +575,7 @@ class Interface:
         return done
 
     def poll_at(self):
-        """The time (ticks_ms) at which poll() next has timer work, or None."""
+        """The time (ticks_ms) at which poll() next has work, or None."""
         return self._due
 
     def _schedule(self, t):
@@ -565,6 +585,8 @@ class Interface:
 
     def _timers(self, now):
         self._due = None
+        if self._lo_n:
+            self._lo.drain()  # type: ignore[union-attr]  # _lo_n > 0: made by _loop
         t = self._arp.tick(now)
         if t is not None:
             self._schedule(t)
@@ -647,11 +669,11 @@ class Interface:
         if b[o + 8] == 0:
             c[IP_TTL_ZERO] += 1  # a TTL-0 datagram is never legitimately delivered
             return
-        # RFC 1122 3.2.1.3: a source that is broadcast, multicast or our own
-        # address is discarded silently.
+        # RFC 1122 3.2.1.3: a source that is broadcast, multicast, loopback (127/8
+        # only comes from inside: loopback.py) or our own address is discarded silently.
         s_hi = (b[o + 12] << 8) | b[o + 13]
         s_lo = (b[o + 14] << 8) | b[o + 15]
-        if (b[o + 12] >= 224 or (s_hi == self._bc_hi and s_lo == self._bc_lo)
+        if (_MARTIAN[b[o + 12]] or (s_hi == self._bc_hi and s_lo == self._bc_lo)
                 or ((s_hi == self._ip_hi and s_lo == self._ip_lo) and (s_hi or s_lo))):
             c[IP_BAD_SOURCE] += 1
             return

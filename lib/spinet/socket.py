@@ -186,7 +186,7 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         cb = self._live()
         a, port = _addr(addr)
         nic = self._nic
-        if a != ipv4.ANY and a != nic._ip:
+        if a != ipv4.ANY and a != nic._ip and a[0] != 127:  # 127/8: loopback
             raise OSError(EADDRNOTAVAIL)
         if cb.lport:
             raise OSError(EINVAL)  # already bound
@@ -216,6 +216,8 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         if port == 0 or a == ipv4.ANY:
             raise OSError(EINVAL)
         self._autobind(cb)
+        if a[0] == 127 and cb.laddr is None:
+            cb.laddr = a  # loopback: the segments' source is the address connected to
         nic = self._nic
         tcp.open_active(cb, a, port, nic._now())
         if self._timeout == 0:

@@ -722,7 +722,10 @@ def _listen_input(nic, lt, buf, ip, off, n, flags, hl, now):
     cnt = nic._count
     if flags & _RST:
         return
-    if flags & _ACK:
+    la = lt.laddr  # bound to one local address (127.0.0.1, say): nothing listens on others
+    if flags & _ACK or (la is not None and not (
+            la[0] == buf[ip + 16] and la[1] == buf[ip + 17] and la[2] == buf[ip + 18]
+            and la[3] == buf[ip + 19])):
         cnt[TCP_NO_SOCKET] += 1
         send_rst_reply(nic, buf, ip, off, n, flags, hl)
         return
@@ -749,6 +752,8 @@ def _listen_input(nic, lt, buf, ip, off, n, flags, hl, now):
     t.keepalive = lt.keepalive
     t.lport = lt.lport
     t.laddr = lt.laddr
+    if buf[ip + 16] == 127:  # over loopback: the local address is the one asked for
+        t.laddr = bytes((127, buf[ip + 17], buf[ip + 18], buf[ip + 19]))
     s_addr = bytes((buf[ip + 12], buf[ip + 13], buf[ip + 14], buf[ip + 15]))
     t.set_peer(s_addr, (buf[off] << 8) | buf[off + 1])
     _accept_syn(t, buf, off, mss)

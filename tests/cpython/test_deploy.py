@@ -103,9 +103,12 @@ def test_deploy_copies_changed_only_and_removes_stale(tmp_path, capsys, repo_cop
                                   "--config", cfg)
         assert rc == 0, err
         mods = expected_modules(".mpy")
-        n_items = len(mods) + 3 + 1 + len(deploy.examples()) + 1  # board boot main netboot apps cfg
+        # board boot main, netboot, the socket shim, apps, cfg
+        n_items = len(mods) + 3 + 1 + 1 + len(deploy.examples()) + 1
         assert copied(out) == (n_items, 0, 0), out
         assert board_files(flash) == mods
+        shim = (repo_copy / "firmware" / "socket.py").read_text()
+        assert (flash / "lib" / "socket.py").read_text() == shim
         # The size table: every module with its .py and .mpy size, and the total.
         for rel, src in deploy.spinet_sources():
             mpy = flash / "lib" / "spinet" / (rel[:-3] + ".mpy")
@@ -176,7 +179,8 @@ def test_deploy_enc28j60_and_a_real_board_layout(tmp_path, capsys):
                                   "--app", "udp_echo")
         assert rc == 0, err
         assert not (flash / "lib" / "boards").exists(), out
-        assert copied(out) == (1, len(expected_modules(".mpy")) + 4, 2), out
+        # unchanged: the modules, boot, main, netboot, the socket shim, udp_echo
+        assert copied(out) == (1, len(expected_modules(".mpy")) + 5, 2), out
         code = ("import spinet, board\nprint('file', spinet.__file__)\n"
                 "n = board.nic(ifconfig=%s)\nprint('ping', n.ping('192.0.2.1', 3))\n" % STATIC)
         got = mpremote(vb.device, "resume", "exec", code)
