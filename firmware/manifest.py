@@ -49,5 +49,5 @@ if _boards:
 if options.apps:
     require("umqtt.simple")  # micropython-lib, for examples/mqtt_publish.py
     module("netboot.py")
-    for _app in ("http_server.py", "udp_echo.py", "mqtt_publish.py"):
+    for _app in ("http_server.py", "udp_echo.py", "mqtt_publish.py", "https_client.py"):
         module(_app, base_path="examples")
