@@ -12,6 +12,7 @@
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -40,19 +41,16 @@ def _make_ca(tmp, name):
     _openssl(tmp, "x509", "-in", name + ".pem", "-outform", "DER", "-out", name + ".der")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """CA "ca" signs the server certificate for HOST; CA "other" signs nothing."""
-    if subprocess.run(["which", "openssl"], stdout=subprocess.PIPE).returncode != 0:
-        netns.require(tools=("openssl",))
-    tmp = str(tmp_path_factory.mktemp("pki"))
+def make_pki(tmp, host=HOST):
+    """In folder tmp: CA "ca" signs srv.pem/srv.der (key srv.key, srv.key.der) for
+    host; CA "other" signs nothing; blob.bin and blob.http (below). Returns tmp."""
     _make_ca(tmp, "ca")
     _make_ca(tmp, "other")
     with open(os.path.join(tmp, "srv.ext"), "w") as f:
         f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" % HOST)
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" % host)
     _openssl(tmp, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=" + HOST)
+             "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=" + host)
     _openssl(tmp, "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "srv.ext")
     _openssl(tmp, "x509", "-in", "srv.pem", "-outform", "DER", "-out", "srv.der")
@@ -68,6 +66,13 @@ def pki(tmp_path_factory):
                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
     os.chmod(tmp, 0o755)
     return tmp
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        netns.require(tools=("openssl",))
+    return make_pki(str(tmp_path_factory.mktemp("pki")))
 
 
 def _wait_listening(lab, port, proc, timeout=10):
