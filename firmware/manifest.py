@@ -30,7 +30,7 @@ if options.port:
 # The stack without its LAN drivers (the same files as package.json).
 package("spinet", files=[
     "__init__.py", "arp.py", "compat.py", "config.py", "counters.py", "dhcp.py",
-    "dns.py", "icmp.py", "iface.py", "ipv4.py", "ring.py", "socket.py", "tcp.py",
+    "dns.py", "icmp.py", "iface.py", "ipv4.py", "ring.py", "socket.py", "tcp.py", "tls.py",
     "trace.py", "udp.py",
     "drivers/__init__.py", "drivers/mac.py",
     "wire/__init__.py", "wire/arp.py", "wire/checksum.py", "wire/dhcp.py",

@@ -7,6 +7,9 @@
 # Roles:
 #   requests URL...     adafruit_requests.Session(spinet.socket): GET each URL (one
 #                       kept-alive connection), "get URL status=.. bytes=.. sha256=.."
+#   requests_tls CA_DER URL...
+#                       the same over HTTPS (MicroPython): spinet.tls.SSLContext around
+#                       an ssl.SSLContext that checks the server against CA_DER
 #   mqtt BROKER PUB_TOPIC COUNT SUB_TOPIC WANT
 #                       adafruit_minimqtt: subscribe SUB_TOPIC, publish COUNT messages
 #                       to PUB_TOPIC, then loop until WANT messages came in on
@@ -31,9 +34,9 @@ from spinet import socket as pool  # noqa: E402
 from spinet.compat import ticks_diff, ticks_ms  # noqa: E402
 
 
-def role_requests(urls):
+def role_requests(urls, ssl_context=None):
     import adafruit_requests
-    s = adafruit_requests.Session(pool)
+    s = adafruit_requests.Session(pool, ssl_context)
     for url in urls:
         r = s.get(url, timeout=10)
         data = r.content
@@ -43,6 +46,17 @@ def role_requests(urls):
     # The Session keeps its connection for the next request; let it go.
     from adafruit_connection_manager import connection_manager_close_all
     connection_manager_close_all(pool)
+
+
+def role_requests_tls(ca, urls):
+    """HTTPS: MicroPython's ssl context, verifying, behind spinet.tls.SSLContext."""
+    import ssl
+    from spinet import tls
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    with open(ca, "rb") as f:
+        ctx.load_verify_locations(cadata=f.read())
+    role_requests(urls, tls.SSLContext(ctx))
 
 
 def role_mqtt(broker, pub_topic, count, sub_topic, want):
@@ -79,6 +93,8 @@ def main(argv):
     args = argv[4:]
     if role == "requests":
         role_requests(args)
+    elif role == "requests_tls":
+        role_requests_tls(args[0], args[1:])
     elif role == "mqtt":
         role_mqtt(*args)
     else:

@@ -43,10 +43,25 @@ def wrap_open(host, port, cadata, server_hostname, timeout=10):
                            server_hostname=server_hostname or host)
 
 
+def measured(open_fn):
+    """open_fn, printing the heap an open TLS connection holds (after a collection:
+    mbedTLS allocates on MicroPython's heap)."""
+    import gc
+
+    def opener(*args):
+        gc.collect()
+        before = gc.mem_alloc()
+        t = open_fn(*args)
+        gc.collect()
+        print("tls heap bytes=%d" % (gc.mem_alloc() - before))
+        return t
+    return opener
+
+
 def role_get(url, ca, api, server_hostname=None):
     h = hashlib.sha256()
-    if api == "wrap":
-        https_client.open_tls = wrap_open  # the same GET, the other entry point
+    opener = wrap_open if api == "wrap" else https_client.open_tls
+    https_client.open_tls = measured(opener)  # "wrap": the same GET, the other entry point
     status, n = https_client.main(None, url=url, ca=ca, sink=h.update,
                                   server_hostname=server_hostname)
     print("status=%d bytes=%d sha256=%s" % (status, n, hexlify(h.digest()).decode()))

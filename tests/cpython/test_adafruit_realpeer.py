@@ -127,6 +127,24 @@ def test_adafruit_requests_through_spinet(interp, kind, libdirs):
         assert len(set(ln.split()[3] for ln in reqs)) == 1, reqs
 
 
+def test_adafruit_requests_over_tls_on_micropython(libdirs, tmp_path):
+    """HTTPS with adafruit_requests: MicroPython's ssl over spinet, through the small
+    spinet.tls.SSLContext (the connection manager wraps before it connects)."""
+    from test_tls_realpeer import HOST, _s_server, _sha, make_pki
+    netns.require("packet", "micropython", tools=("openssl", "dnsmasq"))
+    pki = make_pki(str(tmp_path))
+    with netns.Lab(kind="packet", dnsmasq=True) as lab:
+        _s_server(lab, pki)
+        url = "https://%s:4433/blob.http" % HOST
+        p = lab.run_spinet("micropython", APP, lab.spinet_args() +
+                           [libdirs["micropython"], "requests_tls",
+                            os.path.join(pki, "ca.der"), url], timeout=90)
+        rc, out, err = p.wait()
+        assert rc == 0, out + err
+        n, sha = _sha(pki, "blob.bin")
+        assert "get %s status=200 bytes=%d sha256=%s" % (url, n, sha) in out, out + err
+
+
 @pytest.mark.parametrize("interp,kind", RINGS)
 def test_adafruit_minimqtt_publishes_and_subscribes_through_spinet(interp, kind, libdirs):
     netns.require(kind, interp, tools=("mosquitto", "mosquitto_sub", "mosquitto_pub"))
