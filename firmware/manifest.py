@@ -31,7 +31,7 @@ if options.port:
 package("spinet", files=[
     "__init__.py", "aio.py", "arp.py", "compat.py", "config.py", "counters.py", "dhcp.py",
     "dns.py", "icmp.py", "iface.py", "ipv4.py", "loopback.py", "ring.py", "socket.py",
-    "tcp.py", "trace.py", "udp.py",
+    "tcp.py", "tls.py", "trace.py", "udp.py",
     "drivers/__init__.py", "drivers/mac.py",
     "wire/__init__.py", "wire/arp.py", "wire/checksum.py", "wire/dhcp.py",
     "wire/dns.py", "wire/ethernet.py", "wire/icmp.py", "wire/ipv4.py", "wire/seq.py",
@@ -50,5 +50,5 @@ if options.apps:
     require("umqtt.simple")  # micropython-lib, for examples/mqtt_publish.py
     module("netboot.py")
     for _app in ("http_server.py", "udp_echo.py", "mqtt_publish.py", "asyncio_http_server.py",
-                 "mqtt_sensor.py"):
+                 "mqtt_sensor.py", "https_client.py"):
         module(_app, base_path="examples")

@@ -5,7 +5,10 @@ boards/sim/udplink.py) is a small segment in this process, run by one thread:
 
     192.0.2.1   a spinet stack ("peer"): TCP and UDP echo on port 7, and host TCP
                 ports on 127.0.0.1 forwarded to the board, so
-                ``curl http://127.0.0.1:8080/`` reaches a server on the board's port 80
+                ``curl http://127.0.0.1:8080/`` reaches a server on the board's port 80;
+                and back (``reverse=[(peer_port, host_port)]``): the board's
+                connections to 192.0.2.1:peer_port go on to 127.0.0.1:host_port, so a
+                host program (``openssl s_server``) serves the board
     192.0.2.67  DHCP server (boards/sim/dhcpd.py): pool from 192.0.2.2, router
                 192.0.2.1, DNS 192.0.2.53, one-hour leases
     192.0.2.53  DNS server (boards/sim/dnsd.py): peer.vboard.test and
@@ -192,9 +195,10 @@ class _Hub:
 class _Forward:
     """One host TCP connection relayed to a spinet connection to the board."""
 
-    def __init__(self, host_sock, board_sock):
+    def __init__(self, host_sock, board_sock, pass_host_eof=False):
         self.h = host_sock
         self.b = board_sock
+        self.pass_host_eof = pass_host_eof  # reverse: the host server's close ends it
         self.to_board = b""
         self.to_host = b""
         self.h_eof = False
@@ -241,6 +245,8 @@ class _Forward:
                 return False
         # The relay ends when the board has closed and everything it sent is passed
         # on (spinet sockets close both ways, so a host half-close waits for that).
+        if self.pass_host_eof and self.h_eof and not self.to_board:
+            return False  # a host server closed: close() sends the board its FIN
         return not (self.b_eof and not self.to_host)
 
     def close(self):
@@ -252,10 +258,11 @@ class _Forward:
 
 
 class SimPeer:
-    def __init__(self, forward=(), capture=None, log=None, loss=0.0, seed=1):
+    def __init__(self, forward=(), capture=None, log=None, loss=0.0, seed=1, reverse=()):
         self.port = free_udp_port()
         self.board_port = free_udp_port()
         self.forward = list(forward)
+        self.reverse = list(reverse)
         self.capture = capture
         self.loss = loss
         self.seed = seed
@@ -263,7 +270,7 @@ class SimPeer:
         self._stop = threading.Event()
         self._thread = None
         self.error = None
-        self.served = {"echo_tcp": 0, "echo_udp": 0, "forwarded": 0}
+        self.served = {"echo_tcp": 0, "echo_udp": 0, "forwarded": 0, "reversed": 0}
 
     def start(self):
         up = UdpLink(PEER_MAC, self.port, self.board_port)
@@ -301,7 +308,7 @@ class SimPeer:
             self._thread.join(5)
         for f in getattr(self, "_fwds", []):
             f.close()
-        for ls, _ in getattr(self, "_listeners", []):
+        for ls, _ in getattr(self, "_listeners", []) + getattr(self, "_rev_listeners", []):
             ls.close()
         # The spinet sockets close before the link does (a socket closed later, by
         # the garbage collector, would send on a closed link).
@@ -334,6 +341,14 @@ class SimPeer:
             h.setblocking(False)
             self._listeners.append((h, board_port))
             self.log("forward 127.0.0.1:%d -> board:%d" % (host_port, board_port))
+        self._rev_listeners = []
+        for peer_port, host_port in self.reverse:
+            rs = nic.socket(ssocket.AF_INET, ssocket.SOCK_STREAM, rx=16384, tx=16384)
+            rs.bind(("", peer_port))
+            rs.listen(2)
+            rs.setblocking(False)
+            self._rev_listeners.append((rs, host_port))
+            self.log("reverse %s:%d -> 127.0.0.1:%d" % (PEER_IP, peer_port, host_port))
         self._fwds = []
 
     ECHO_HELD = 65536  # bytes an echo connection holds before it stops reading
@@ -397,6 +412,20 @@ class SimPeer:
                     continue
             self._fwds.append(_Forward(hc, b))
             self.served["forwarded"] += 1
+        for rs, host_port in self._rev_listeners:
+            try:
+                b, _ = rs.accept()
+            except OSError:
+                continue
+            b.setblocking(False)
+            try:  # loopback: the connect is done (or refused) at once
+                hc = pysocket.create_connection(("127.0.0.1", host_port), timeout=2)
+            except OSError:
+                b.close()
+                continue
+            hc.setblocking(False)
+            self._fwds.append(_Forward(hc, b, pass_host_eof=True))
+            self.served["reversed"] += 1
         for f in list(self._fwds):
             if not f.step():
                 f.close()

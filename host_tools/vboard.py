@@ -59,7 +59,7 @@ class VBoard:
 
     def __init__(self, flash=None, board="", link="sim", heapsize=None, flash_size=None,
                  forward=(), micropython=None, log=None, board_id=None, capture=None,
-                 loss=0.0, seed=1):
+                 loss=0.0, seed=1, reverse=()):
         if board and board not in BOARDS:
             raise ValueError("unknown board %r (have: %s)" % (board, ", ".join(BOARDS)))
         self._tmp = None
@@ -73,6 +73,7 @@ class VBoard:
         self.heapsize = heapsize
         self.flash_size = flash_size
         self.forward = list(forward)
+        self.reverse = list(reverse)  # board -> 192.0.2.1:p -> 127.0.0.1:h (link sim)
         self.capture = capture  # pcap of the chip's wire (link sim)
         self.loss = loss  # frames lost at random on the sim link, seeded
         self.seed = seed
@@ -139,7 +140,7 @@ class VBoard:
 
         if kind == "sim":
             self.peer = peer.SimPeer(forward=self.forward, log=self.log, capture=self.capture,
-                                     loss=self.loss, seed=self.seed)
+                                     loss=self.loss, seed=self.seed, reverse=self.reverse)
         elif kind == "tap":
             self.peer = peer.TapRelay(arg or "vbtap0", log=self.log)
         else:

@@ -46,7 +46,24 @@ _IOCTL_POLL = 3
 _IOCTL_CLOSE = 4
 _ENODEV = 19
 
-error = OSError  # CPython-style alias; MicroPython code uses OSError
+error = OSError  # CPython-style alias (the built-in); MicroPython code uses OSError
+
+if not MICROPYTHON:
+    import builtins as _builtins
+    import os as _os
+
+    class _ErrnoError(_builtins.OSError):
+        """CPython sets e.errno only for OSError(errno, strerror); MicroPython's
+        OSError(n) has e.errno == n, and CPython-side clients (adafruit_minimqtt)
+        read e.errno. Raised from this module only; args[0] stays the number."""
+
+        def __init__(self, *args):
+            if len(args) == 1 and isinstance(args[0], int) and args[0] > 0:
+                args = (args[0], _os.strerror(args[0]))
+            super().__init__(*args)
+
+    OSError = _ErrnoError  # type: ignore[misc]  # noqa: A001
+
 
 _Base: type = object
 if MICROPYTHON:
