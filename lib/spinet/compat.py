@@ -28,11 +28,11 @@ except ImportError:  # CPython
 # `@micropython.native` on the per-segment functions: MicroPython compiles them to
 # machine code (the decorator is recognised by name, wherever `micropython` comes
 # from); on CPython the stand-in leaves them as they are.
-try:
+if MICROPYTHON:
     import micropython  # type: ignore
-except ImportError:  # CPython
+else:  # CPython (even where a test puts a stand-in `micropython` module on sys.path)
 
-    class micropython:  # type: ignore
+    class micropython:  # type: ignore  # noqa: N801
         @staticmethod
         def native(f):
             return f
