@@ -8,6 +8,8 @@
 # Prints, in order:
 #   "bound addr=A mask=M gw=G dns=D lease=S t1=S t2=S"
 #   "resolved name=NAME addr=A"
+#   "aresolved name=async.lab.test addr=A ticks=N"  (await spinet.dns.getaddrinfo)
+#   "aerror name=nothing.lab.test errno=E"
 #   "tcp sent=N"
 #   "renewed acks=N lease=S elapsed=S"     (after RENEW_DELAY_S seconds, default 3)
 #   "stats name=value ..."                  then keeps the lease HOLD_S seconds (default
@@ -36,6 +38,35 @@ def run_until(nic, pred, ms):
     return pred()
 
 
+def aresolve(nic):
+    """`await spinet.dns.getaddrinfo()` for a name not yet cached while another task
+    keeps ticking: prints "aresolved name=... addr=... ticks=N" (N: the other task's
+    turns while the query was out) and "aerror name=... errno=N" for a name that does
+    not exist."""
+    import asyncio
+    from spinet import dns
+    state = {"ticks": 0, "done": False}
+
+    async def ticker():
+        while not state["done"]:
+            state["ticks"] += 1
+            await asyncio.sleep(0.001)
+
+    async def resolve():
+        t = asyncio.create_task(ticker())
+        r = await dns.getaddrinfo("async.lab.test", 80)
+        state["done"] = True
+        await t
+        print("aresolved name=async.lab.test addr=%s ticks=%d" % (r[0][-1][0], state["ticks"]))
+        try:
+            await dns.getaddrinfo("nothing.lab.test", 80)
+            print("aerror name=nothing.lab.test errno=0")
+        except OSError as e:
+            print("aerror name=nothing.lab.test errno=%d" % e.args[0])
+
+    asyncio.run(resolve())
+
+
 def main(argv):
     kind, ifname, hostname, name, port = argv[0], argv[1], argv[2], argv[3], int(argv[4])
     delay = int(argv[5]) if len(argv) > 5 else 3
@@ -57,6 +88,7 @@ def main(argv):
           % (a, m, nic.ipconfig("gw4"), nic.ifconfig()[3], info[3], info[4], info[5]))
     ai = socket.getaddrinfo(name, port)[0]
     print("resolved name=%s addr=%s" % (name, ai[-1][0]))
+    aresolve(nic)
     s = socket.socket(ai[0], ai[1], ai[2])
     s.settimeout(10)
     s.connect(ai[-1])
