@@ -124,3 +124,14 @@ def random16():
     """16 random bits (ids, ports). Small int on every port."""
     return getrandbits(16)
 
+
+
+def secret_bytes(n):
+    """n bytes for a secret (the RFC 6528 ISN key): os.urandom (the OS, or the chip's
+    hardware entropy on rp2/esp32) where the port has it, else the PRNG, which is
+    seeded from hardware only on ports that define a seed source."""
+    try:
+        import os
+        return bytes(os.urandom(n))
+    except (ImportError, AttributeError, OSError, NotImplementedError):
+        return bytes(getrandbits(8) for _ in range(n))
