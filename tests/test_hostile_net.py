@@ -378,3 +378,18 @@ def test_dns_query_id_and_port_vary():
     assert len(set(ids)) >= 10 and len(set(ports)) >= 10, (ids, ports)
     for p in ports:
         assert config.EPHEMERAL_FIRST <= p <= config.EPHEMERAL_LAST
+
+
+# --- ISN secret ------------------------------------------------------------------------
+
+def test_isn_secret_does_not_come_from_the_prng():
+    # RFC 6528: the ISN is a hash of the connection and a secret. The secret comes
+    # from os.urandom, so a PRNG whose seed is known (a port without a hardware seed,
+    # or outputs an attacker watched: ports, DNS ids) does not reveal it.
+    import random
+    keys = []
+    for _ in range(2):
+        random.seed(1)
+        nic, lan, clock = mock_stack()
+        keys.append(nic._isn_key)
+    assert keys[0] != keys[1] and len(keys[0]) == 16
