@@ -15,7 +15,10 @@
 #  - a reply to a request we sent fills the PENDING (or re-probed) entry;
 #  - a request that targets our address creates or refreshes its sender's entry
 #    (the sender will talk to us next, and we answer it);
-#  - any other reply is unsolicited: counted and ignored, never creates an entry.
+#  - any other reply is unsolicited: counted and ignored, never creates an entry;
+#  - the gateway's VALID entry never changes MAC (neither a request nor a reply to a
+#    re-probe re-points it; counted as unsolicited): a spoofer cannot take the
+#    off-link traffic, and a replaced router is found once the entry expires.
 #
 # While a next hop resolves, one packet per address is held (RFC 1122 2.3.2.2: keep
 # at least the latest), in ARP_QUEUE_SLOTS preallocated frame buffers shared by all
@@ -331,6 +334,11 @@ class Arp:
             s = self._state[i]
             if op == warp.OP_REPLY and s == _VALID and self._tries[i] == 0:
                 cnt[ARP_UNSOLICITED] += 1
+            elif s == _VALID and hi == nic._gw_hi and lo == nic._gw_lo and (
+                    not self._same_mac(i, buf, off + warp.SHA)):
+                # Policy: a live gateway entry keeps its MAC until it expires (no
+                # reply for ARP_REACHABLE_MS); no request or reply re-points it.
+                cnt[ARP_UNSOLICITED] += 1
             elif op == warp.OP_REPLY or for_us or s == _PENDING:
                 self._learn(i, buf, off, now)
         elif for_us and op == warp.OP_REQUEST:
@@ -344,6 +352,14 @@ class Arp:
             cnt[ARP_UNSOLICITED] += 1
         if for_us and op == warp.OP_REQUEST:
             self._reply(buf, off)
+
+    def _same_mac(self, i, buf, o):
+        m = self._mac
+        j = 6 * i
+        for k in range(6):
+            if m[j + k] != buf[o + k]:
+                return False
+        return True
 
     def _learn(self, i, buf, off, now):
         m = self._mac

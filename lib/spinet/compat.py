@@ -124,3 +124,20 @@ def random16():
     """16 random bits (ids, ports). Small int on every port."""
     return getrandbits(16)
 
+
+
+# The simulation sets this so that random.seed() replays a run exactly, ISNs included.
+secret_from_prng = False
+
+
+def secret_bytes(n):
+    """n bytes for a secret (the RFC 6528 ISN key): os.urandom (the OS, or the chip's
+    hardware entropy on rp2/esp32) where the port has it, else the PRNG, which is
+    seeded from hardware only on ports that define a seed source."""
+    if secret_from_prng:
+        return bytes(getrandbits(8) for _ in range(n))
+    try:
+        import os
+        return bytes(os.urandom(n))
+    except (ImportError, AttributeError, OSError, NotImplementedError):
+        return bytes(getrandbits(8) for _ in range(n))

@@ -522,8 +522,11 @@ class Dhcp:
             c[UNEXPECTED] += 1
             return
         offs = self._offs
-        if st == REQUESTING and (sid < 0 or not ipv4.eq4(buf, sid, self._server, 0)):
-            c[BAD_SERVER] += 1  # an ACK from a server we did not choose
+        if (st == REQUESTING or st == RENEWING) and (
+                sid < 0 or not ipv4.eq4(buf, sid, self._server, 0)):
+            # An ACK from a server we did not choose, or (RENEWING: the REQUEST went
+            # unicast to our server, RFC 2131 4.4.5) from a second server mid-lease.
+            c[BAD_SERVER] += 1
             return
         y = off + wd.YIADDR
         if not _unicast_ok(buf, y):

@@ -13,8 +13,8 @@
 
 from . import config
 from .arp import FAILED, Arp
-from .compat import EHOSTUNREACH, EMFILE, getrandbits, sleep_ms, ticks_add, ticks_diff, ticks_ms
-from .compat import const, micropython
+from .compat import EHOSTUNREACH, EMFILE, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from .compat import const, micropython, secret_bytes
 from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
                        IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
                        IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
@@ -89,7 +89,7 @@ class Interface:
         self._tcb_hit = None  # connection of the last TCP segment (tcp.input)
         self._tw = [None] * config.TCP_TIME_WAIT_SLOTS  # TIME-WAIT table (tcp.py)
         self._time_wait_ms = config.TCP_TIME_WAIT_MS
-        self._isn_key = bytes(getrandbits(8) for _ in range(16))  # RFC 6528 secret
+        self._isn_key = secret_bytes(16)  # RFC 6528 secret
         self._set_addr(ipv4.ANY, ipv4.ANY, ipv4.ANY, ipv4.ANY)
         self._dns_list = []  # type: list[bytes]  # DNS servers, at most config.DNS_SERVERS
         self._dhcp = None  # spinet.dhcp.Dhcp once ipconfig(dhcp4=True) is used
