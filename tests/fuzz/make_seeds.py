@@ -96,9 +96,16 @@ def seeds():
     s["dns_answer"] = record(frame_udp(53, 1, dns_answer(), src_ip=world.DNS_SERVER), REL)
     for i, b in enumerate(corpus_dir("dns")[:4]):
         s["dns_%d" % i] = record(frame_udp(53, 1, b, src_ip=world.DNS_SERVER), REL)
-    for i, b in enumerate(corpus_dir("dhcp")[:2]):
-        s["dhcp_%d" % i] = record(frame_udp(67, 68, b, src_ip="192.0.2.1",
-                                            dst_ip="255.255.255.255", dst_mac=BCAST))
+    # DHCP: in the DHCP world (a client waiting for an offer), every reply of the
+    # corpus alone, and each followed by the next (OFFER then ACK, NAK...).
+    dh = [frame_udp(67, 68, b, src_ip="192.0.2.1", dst_ip="255.255.255.255", dst_mac=BCAST)
+          for b in corpus_dir("dhcp")]
+    for i, f in enumerate(dh):
+        s["dhcp_%d" % i] = record(f, REL | world.DHCP_WORLD)
+        if i + 1 < len(dh):
+            s["dhcp_%d_then_%d" % (i, i + 1)] = (record(f, REL | world.DHCP_WORLD)
+                                                 + record(dh[i + 1], REL | 4))
+    s["dhcp_closed_port"] = record(dh[0])
     # TCP: the listener, the live connection (relative numbers), the other states
     s["tcp_syn"] = record(seg(41000, 5000, 0, TCP_SYN, options=OPTS))
     s["tcp_syn_closed"] = record(seg(41001, 5000, 0, TCP_SYN, dport=81))

@@ -63,6 +63,25 @@ def _syn_ack(w, sport, irs):
     raise AssertionError("no SYN,ACK")
 
 
+DHCP_WORLD = 0x20  # in the first record's action: a DHCP client in SELECTING instead
+
+
+def make_dhcp_world():
+    """A stack with no address, its DHCP client waiting for an offer."""
+    tcp.DEBUG_RANGE = True
+    nic, lan, clock = support.mock_stack(ip=None)
+    nic.ipconfig(dhcp4=True)
+    nic.poll()
+    lan.take()
+    w = World()
+    w.nic, w.lan, w.clock = nic, lan, clock
+    w.cb = w.conn = None
+    w.base = snapshot(nic)
+    w.last = list(nic._count)
+    w.frames = 0
+    return w
+
+
 def make_world():
     """The stack and its live control blocks (see the module comment)."""
     tcp.DEBUG_RANGE = True
@@ -257,6 +276,8 @@ def fix(w, frame, action):
     frag = ((b[20] << 8) | b[21]) & 0x1FFF
     if action & RELATIVE and proto == 6 and end - l4 >= 20 and not frag:
         t = _tcb_for(w, (b[l4] << 8) | b[l4 + 1])
+        if t is None:
+            return bytes(b)
         irs = (t.irs_hi << 16) | t.irs_lo
         iss = (t.iss_hi << 16) | t.iss_lo
         seq, ack = struct.unpack_from(">II", b, l4 + 4)
@@ -267,6 +288,11 @@ def fix(w, frame, action):
         if (b[l4] << 8 | b[l4 + 1]) == 53 and r is not None and r.port:
             _put16(b, l4 + 2, r.port)  # a DNS answer to the outstanding query
             _put16(b, l4 + 8, r._id)
+    if action & RELATIVE and proto == 17 and end - l4 >= 8 + 34 and not frag:
+        d = w.nic._dhcp
+        if (b[l4] << 8 | b[l4 + 1]) == 67 and d is not None:
+            b[l4 + 12:l4 + 16] = d._xid  # a reply to the client's transaction
+            b[l4 + 36:l4 + 42] = w.nic.mac
     if action & FIX_CSUM:
         b[24] = b[25] = 0
         _put16(b, 24, csum(b[14:14 + hl]))
@@ -323,7 +349,7 @@ def live(w, tag=b""):
     Returns True if checked, False if the input legitimately ended the connection."""
     t = w.cb
     nic, lan = w.nic, w.lan
-    if t.state != tcp.ESTABLISHED or t not in nic._socks:
+    if t is None or t.state != tcp.ESTABLISHED or t not in nic._socks:
         return False
     c = w.conn
     _drain(c)
@@ -371,7 +397,12 @@ def live(w, tag=b""):
 
 def run(data, world=None):
     """A fresh world (or the given one), one input, the liveness check."""
-    w = world or make_world()
+    if world is not None:
+        w = world
+    elif data and data[0] & DHCP_WORLD:
+        w = make_dhcp_world()
+    else:
+        w = make_world()
     feed(w, data)
     live(w, data[:8])
     return w
