@@ -16,10 +16,11 @@ import os
 import struct
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for p in (os.path.join(ROOT, "tests"), ROOT, os.path.join(ROOT, "lib")):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+if hasattr(os, "path"):  # CPython; the MicroPython replay (tests/mpy/) sets sys.path itself
+    ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for p in (os.path.join(ROOT, "tests"), ROOT, os.path.join(ROOT, "lib")):
+        if p not in sys.path:
+            sys.path.insert(0, p)
 
 import support  # noqa: E402
 from support import (IP_A, IP_PEER, MAC_A, MAC_PEER, TCP_ACK, TCP_FIN, TCP_SYN,  # noqa: E402
