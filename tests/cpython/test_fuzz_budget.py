@@ -37,7 +37,7 @@ def test_seed_corpus_reaches_every_protocol():
     total = {}
     live = 0
     for name, data in seeds:
-        w = world.make_dhcp_world() if data[0] & world.DHCP_WORLD else world.make_world()
+        w = world.fresh(data)
         before = w.nic.stats()
         world.feed(w, data)
         live += world.live(w, data[:8])

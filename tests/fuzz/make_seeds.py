@@ -127,6 +127,15 @@ def seeds():
     s["tcp_timewait_syn"] = record(seg(world.TW_PORT, 9000, 0, TCP_SYN), 5)
     s["tcp_bad_doff"] = record(frame_ip(IP_PEER, IP_A, 6,
                                         tcp(IP_PEER, IP_A, L, 80, 0, 0, A, doff=15)), REL)
+    # The small-tables world: an ARP flood evicting the peer, data into a 128-byte ring
+    S = world.SMALL_WORLD
+    s["small_arp_flood"] = b"".join(
+        record(frame_arp(1, b"\x02\x00\x00\x00\x01" + bytes((i,)), "192.0.2.%d" % (100 + i),
+                         bytes(6), IP_A), S if i == 0 else 0) for i in range(4))
+    s["small_ring_fill"] = b"".join(record(seg(L, 60 * i, 0, A, bytes(60)), REL | S)
+                                    for i in range(3))
+    s["small_fragments"] = b"".join(
+        record(f, S) for f in support.fragments(IP_PEER, IP_A, 17, big[:900], 79, chunk=256))
     return s
 
 

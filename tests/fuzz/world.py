@@ -8,6 +8,7 @@
 #
 # An input is a sequence of records: [action 1 byte][length 2 bytes BE][frame bytes].
 # action bits 0-2: virtual milliseconds to advance before the frame (ADVANCE table);
+#   0x08 / 0x20 in the first record: the small-tables world / the DHCP world;
 #   0x40: TCP seq/ack are offsets from the live connection's RCV.NXT / SND.UNA;
 #   0x80: recompute the IPv4 header and TCP/UDP/ICMP checksums.
 # so a mutation of the payload is not thrown away at the checksum, and a segment can
@@ -83,15 +84,22 @@ def make_dhcp_world():
     return w
 
 
-def make_world():
-    """The stack and its live control blocks (see the module comment)."""
+SMALL_WORLD = 0x08  # in the first record's action: the same with the smallest tables
+
+
+def make_world(small=False):
+    """The stack and its live control blocks (see the module comment); small: 2 ARP
+    entries, 1 ARP queue slot, 1 KB reassembly, 128/512-byte TCP rings."""
     tcp.DEBUG_RANGE = True
-    nic, lan, clock = support.mock_stack()
+    if small:
+        nic, lan, clock = support.mock_stack(arp_entries=2, arp_queue=1, reasm_bytes=1024)
+    else:
+        nic, lan, clock = support.mock_stack()
     support.learn_peer(nic, lan)
     support.learn_peer(nic, lan, peer_ip=DNS_SERVER)
     w = World()
     w.nic, w.lan, w.clock = nic, lan, clock
-    ls = nic.socket(2, 1)
+    ls = nic.socket(2, 1, rx=128 if small else None, tx=512 if small else None)
     ls.setblocking(False)
     ls.bind(("", 80))
     ls.listen(2)
@@ -382,6 +390,10 @@ def live(w, tag=b""):
         nic.poll()
         for fr in lan.take():
             f = support.parse(fr)
+            if f["type"] == 0x0806 and f["op"] == 1 and f["tpa"] == IP_PEER:
+                # the input evicted the peer from the ARP cache: the peer answers
+                lan.inject(support.frame_arp(2, MAC_PEER, IP_PEER, MAC_A, IP_A,
+                                             dst_mac=MAC_A))
             if f["type"] == 0x0800 and f["proto"] == 6 and f["dport"] == LIVE_PORT and f["data"]:
                 assert f["tcp_csum_ok"]
                 seen[(f["seq"] - sent_from) & M32] = bytes(f["data"])
@@ -396,14 +408,16 @@ def live(w, tag=b""):
     return True
 
 
+def fresh(data):
+    """The world an input asks for in its first action byte."""
+    if data and data[0] & DHCP_WORLD:
+        return make_dhcp_world()
+    return make_world(bool(data and data[0] & SMALL_WORLD))
+
+
 def run(data, world=None):
     """A fresh world (or the given one), one input, the liveness check."""
-    if world is not None:
-        w = world
-    elif data and data[0] & DHCP_WORLD:
-        w = make_dhcp_world()
-    else:
-        w = make_world()
+    w = world or fresh(data)
     feed(w, data)
     live(w, data[:8])
     return w

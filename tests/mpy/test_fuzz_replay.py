@@ -22,7 +22,7 @@ def _replay(d):
         for name in sorted(os.listdir(d)):
             with open(d + "/" + name, "rb") as f:
                 data = f.read()
-            w = world.make_dhcp_world() if data[0] & world.DHCP_WORLD else world.make_world()
+            w = world.fresh(data)
             world.feed(w, data)
             live += world.live(w, data[:8])
             n += 1
