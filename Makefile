@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 MPY    := $(VENV)/bin/micropython
 
 .DEFAULT_GOAL := test
-.PHONY: venv test typecheck pytest mptest demo clean
+.PHONY: venv test typecheck pytest mptest demo clean fuzz
 
 # --- bootstrap -------------------------------------------------------------
 # Re-runs only when a requirements file changes. The Pico stubs go to a
@@ -46,6 +46,13 @@ mptest: $(STAMP)
 # --- tools -----------------------------------------------------------------
 demo: $(STAMP)
 	$(PY) -m host_tools demo
+
+# Long fuzz campaign (docs/RELIABILITY.md "Fuzzing"): atheris on the frame-in path
+# for FUZZ_SECONDS (600), then randomized hypothesis property tests; prints inputs
+# run, coverage and crashes.
+fuzz: $(STAMP)
+	$(PY) tests/fuzz/campaign.py
+	SPINET_PROP_EXAMPLES=$${PROP_EXAMPLES:-2000} $(PY) -m pytest -q tests/cpython/test_properties_frames.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis build
