@@ -88,6 +88,23 @@ def test_request_for_us_answered_byte_exact_and_sender_learned():
     assert d == {"tx_frames": 1, "ip_tx": 1, "udp_tx": 1, "arp_hit": 1}
 
 
+def test_request_from_off_link_sender_answered_not_learned():
+    # Found by the fuzzer: requests from senders outside our subnet filled the cache
+    # and pushed real neighbours out. They are still answered (the sender asked), but
+    # only on-link senders get an entry: we never send to an off-link address directly.
+    nic, lan, clock = mock_stack()
+    lan.inject(frame_arp(1, MAC_PEER, IP_PEER, ZERO_MAC, IP_A))
+    nic.poll()
+    lan.take()
+    for k in range(2 * nic._arp.size):
+        lan.inject(frame_arp(1, b"\x02\x00\x00\x00\x09" + bytes((k,)),
+                             "198.51.100.%d" % (1 + k), ZERO_MAC, IP_A))
+        nic.poll()
+        out = lan.take()
+        assert len(out) == 1 and parse(out[0])["op"] == 2, k
+    assert table(nic) == {IP_PEER: (mac_str(MAC_PEER), "valid")}
+
+
 def test_request_unicast_to_us_answered():
     # A request may arrive unicast (a peer re-probing us): answered the same way.
     nic, lan, clock = mock_stack()

@@ -341,7 +341,10 @@ class Arp:
                 cnt[ARP_UNSOLICITED] += 1
             elif op == warp.OP_REPLY or for_us or s == _PENDING:
                 self._learn(i, buf, off, now)
-        elif for_us and op == warp.OP_REQUEST:
+        elif for_us and op == warp.OP_REQUEST and (hi & nic._mask_hi) == nic._net_hi and (
+                lo & nic._mask_lo) == nic._net_lo:
+            # A new entry only for an on-link sender: we never send to an off-link
+            # address directly, and such requests would evict real neighbours.
             if i < 0:
                 i = self._victim()
                 self._hi[i] = hi
