@@ -13,8 +13,8 @@
 
 from . import config, iface, tcp
 from .compat import (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EALREADY, EBADF,
-                     EDESTADDRREQ, EINPROGRESS, EINVAL, EISCONN, ENOTCONN, EOPNOTSUPP,
-                     ETIMEDOUT, MICROPYTHON)
+                     EDESTADDRREQ, EINPROGRESS, EINVAL, EISCONN, ENOMEM, ENOTCONN,
+                     EOPNOTSUPP, ETIMEDOUT, MICROPYTHON)
 from .udp import UdpSocket
 from .udp import sendto as _udp_sendto
 from .wire import ipv4
@@ -80,16 +80,19 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         nic = nic or iface.default
         if nic is None:
             raise OSError(_ENODEV)  # no active spinet.Interface
-        if _cb is not None:  # accept(): the connection already has its block
-            cb = _cb
-        elif type == SOCK_STREAM:
-            cb = tcp.Tcb(nic, rx or config.TCP_RX_BYTES, tx or config.TCP_TX_BYTES)
-            nic._alloc_sock(cb)
-        elif type == SOCK_DGRAM:
-            cb = UdpSocket(rx or config.UDP_RX_BYTES)
-            nic._alloc_sock(cb)
-        else:
-            raise OSError(EOPNOTSUPP)
+        try:
+            if _cb is not None:  # accept(): the connection already has its block
+                cb = _cb
+            elif type == SOCK_STREAM:
+                cb = tcp.Tcb(nic, rx or config.TCP_RX_BYTES, tx or config.TCP_TX_BYTES)
+                nic._alloc_sock(cb)
+            elif type == SOCK_DGRAM:
+                cb = UdpSocket(rx or config.UDP_RX_BYTES)
+                nic._alloc_sock(cb)
+            else:
+                raise OSError(EOPNOTSUPP)
+        except MemoryError:
+            raise OSError(ENOMEM)  # as lwIP says when its pools are empty
         self._nic = nic
         self._cb = cb
         self._type = type
@@ -217,7 +220,10 @@ class socket(_Base):  # type: ignore[misc,valid-type]
             raise OSError(EINVAL)
         self._autobind(cb)
         nic = self._nic
-        tcp.open_active(cb, a, port, nic._now())
+        try:
+            tcp.open_active(cb, a, port, nic._now())
+        except MemoryError:  # the rings: the block stays CLOSED, the socket usable
+            raise OSError(ENOMEM)
         if self._timeout == 0:
             raise OSError(EINPROGRESS)
         if not self._block(lambda: cb.state != tcp.SYN_SENT):
