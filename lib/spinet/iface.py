@@ -84,6 +84,11 @@ class Interface:
         self._reasm = Reassembly(self._count, reasm_bytes)
         self._reasm_mv = memoryview(self._reasm.buf)
         self._socks = [None] * sockets
+        # Blocks whose socket object was garbage-collected (socket.__del__), closed by
+        # the next poll(): __del__ can run inside a driver's SPI transaction or in the
+        # middle of tcp.input, where sending or freeing a slot is not safe.
+        self._reap_list = [None] * sockets
+        self._reap_due = False
         self._tcb_hit = None  # connection of the last TCP segment (tcp.input)
         self._tw = [None] * config.TCP_TIME_WAIT_SLOTS  # TIME-WAIT table (tcp.py)
         self._time_wait_ms = config.TCP_TIME_WAIT_MS
@@ -374,6 +379,29 @@ class Interface:
             if self._socks[i] is cb:
                 self._socks[i] = None
 
+    def _reap_later(self, cb):
+        """From socket.__del__: mark cb to be closed by poll(). Allocates nothing."""
+        socks = self._socks
+        for i in range(len(socks)):
+            if socks[i] is cb:
+                self._reap_list[i] = cb
+                self._reap_due = True
+                return
+
+    def _reap(self):
+        self._reap_due = False
+        socks = self._socks
+        marks = self._reap_list
+        for i in range(len(socks)):
+            cb = marks[i]
+            if cb is not None:
+                marks[i] = None
+                if socks[i] is cb:  # still the same block (not freed since)
+                    if cb.kind == tcp.SOCK_STREAM:
+                        tcp.app_close(cb, self._now())
+                    else:
+                        self._free_sock(cb)
+
     def _port_in_use(self, kind, port, reuse=False):
         """Is the local port taken? With reuse (SO_REUSEADDR), only a listener or a
         bound, unconnected socket counts, not connections or TIME-WAIT."""
@@ -534,6 +562,8 @@ class Interface:
         rx_in = self._rx_in
         c = self._count
         done = 0
+        if self._reap_due:
+            self._reap()
         try:
             while done < _POLL_FRAMES:
                 try:

@@ -116,7 +116,12 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         self.close()
 
     def __del__(self):
-        self.close()
+        # Not close(): the collector may run this inside a driver's SPI transaction
+        # or in the middle of poll(); the Interface closes the block at its next poll().
+        cb = self._cb
+        if cb is not None:
+            self._cb = None
+            self._nic._reap_later(cb)
 
     def _live(self):
         cb = self._cb
