@@ -57,3 +57,11 @@ fuzz: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# --- soak (issue 10): the long run; figures go to docs/RELIABILITY.md -------
+.PHONY: soak
+SOAK_CYCLES ?= 10000
+SOAK_MIXED_S ?= 1800
+soak: $(STAMP)
+	SOAK_CYCLES=$(SOAK_CYCLES) SOAK_MIXED_S=$(SOAK_MIXED_S) \
+	  $(PY) -m pytest -s -q tests/cpython/test_soak.py

@@ -17,7 +17,7 @@ from .compat import EHOSTUNREACH, EMFILE, sleep_ms, ticks_add, ticks_diff, ticks
 from .compat import const, micropython, secret_bytes
 from .counters import (COUNT, DRV_ERRORS, IP_BAD_CHECKSUM, IP_BAD_HEADER, IP_BAD_LENGTH,
                        IP_BAD_SOURCE, IP_FRAG_RX, IP_NO_ROUTE, IP_NOT_OURS, IP_PROTO, IP_RX,
-                       IP_TTL_ZERO, IP_TX, NAMES, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
+                       IP_TTL_ZERO, IP_TX, NAMES, NO_MEMORY, RX_BYTES, RX_ETHERTYPE, RX_FRAMES,
                        RX_MULTICAST, RX_NOT_OURS, RX_RUNT, TX_BYTES, TX_FRAMES)
 from . import icmp, tcp, udp
 from .ipv4 import Reassembly
@@ -37,6 +37,7 @@ _POLL_FRAMES = const(8)  # config.POLL_FRAMES
 _TTL = const(64)  # config.IP_TTL
 _DF = const(0x4000)  # ipv4.FLAG_DF, the flags of every datagram we send
 _PING_TIMEOUT_MS = config.PING_TIMEOUT_MS
+_RETRY_MS = const(10)  # timers again after a pass cut short by MemoryError
 _DHCP_PROBING = const(4)  # spinet.dhcp.PROBING (dhcp.py loads only when DHCP is used)
 _DHCP_BOUND = const(5)  # spinet.dhcp.BOUND
 
@@ -86,6 +87,11 @@ class Interface:
         self._reasm = Reassembly(self._count, reasm_bytes)
         self._reasm_mv = memoryview(self._reasm.buf)
         self._socks = [None] * sockets
+        # Blocks whose socket object was garbage-collected (socket.__del__), closed by
+        # the next poll(): __del__ can run inside a driver's SPI transaction or in the
+        # middle of tcp.input, where sending or freeing a slot is not safe.
+        self._reap_list = [None] * sockets
+        self._reap_due = False
         self._tcb_hit = None  # connection of the last TCP segment (tcp.input)
         self._tw = [None] * config.TCP_TIME_WAIT_SLOTS  # TIME-WAIT table (tcp.py)
         self._time_wait_ms = config.TCP_TIME_WAIT_MS
@@ -379,6 +385,29 @@ class Interface:
             if self._socks[i] is cb:
                 self._socks[i] = None
 
+    def _reap_later(self, cb):
+        """From socket.__del__: mark cb to be closed by poll(). Allocates nothing."""
+        socks = self._socks
+        for i in range(len(socks)):
+            if socks[i] is cb:
+                self._reap_list[i] = cb
+                self._reap_due = True
+                return
+
+    def _reap(self):
+        self._reap_due = False
+        socks = self._socks
+        marks = self._reap_list
+        for i in range(len(socks)):
+            cb = marks[i]
+            if cb is not None:
+                marks[i] = None
+                if socks[i] is cb:  # still the same block (not freed since)
+                    if cb.kind == tcp.SOCK_STREAM:
+                        tcp.app_close(cb, self._now())
+                    else:
+                        self._free_sock(cb)
+
     def _port_in_use(self, kind, port, reuse=False):
         """Is the local port taken? With reuse (SO_REUSEADDR), only a listener or a
         bound, unconnected socket counts, not connections or TIME-WAIT."""
@@ -553,25 +582,34 @@ class Interface:
         rx_in = self._rx_in
         c = self._count
         done = 0
-        while done < _POLL_FRAMES:
-            try:
-                n = drv.recv_into(rx_in)
-            except OSError:
-                c[DRV_ERRORS] += 1
-                break
-            if n <= 0:
-                break
-            done += 1
-            c[RX_FRAMES] += 1
-            c[RX_BYTES] += n
-            if self._trace & 4:
-                self._tracer(self, "rx", self._rxmv, _PAD, n)
-            self._input(n)
-        due = self._due
-        if due is not None:
-            now = self._now()
-            if ticks_diff(now, due) >= 0:
-                self._timers(now)
+        if self._reap_due:
+            self._reap()
+        try:
+            while done < _POLL_FRAMES:
+                try:
+                    n = drv.recv_into(rx_in)
+                except OSError:
+                    c[DRV_ERRORS] += 1
+                    break
+                if n <= 0:
+                    break
+                done += 1
+                c[RX_FRAMES] += 1
+                c[RX_BYTES] += n
+                if self._trace & 4:
+                    self._tracer(self, "rx", self._rxmv, _PAD, n)
+                self._input(n)
+            due = self._due
+            if due is not None:
+                now = self._now()
+                if ticks_diff(now, due) >= 0:
+                    self._timers(now)
+        except MemoryError:
+            # The heap is full (a SYN's control block, a connection's rings): the
+            # frame is dropped as a lost one would be, and the timers run again soon
+            # (a pass cut short may not have rescheduled itself).
+            c[NO_MEMORY] += 1
+            self._schedule(ticks_add(self._now(), _RETRY_MS))
         return done
 
     def poll_at(self):

@@ -13,8 +13,8 @@
 
 from . import config, iface, tcp
 from .compat import (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EAGAIN, EALREADY, EBADF,
-                     EDESTADDRREQ, EINPROGRESS, EINVAL, EISCONN, ENOTCONN, EOPNOTSUPP,
-                     ETIMEDOUT, MICROPYTHON)
+                     EDESTADDRREQ, EINPROGRESS, EINVAL, EISCONN, ENOMEM, ENOTCONN,
+                     EOPNOTSUPP, ETIMEDOUT, MICROPYTHON)
 from .udp import UdpSocket
 from .udp import sendto as _udp_sendto
 from .wire import ipv4
@@ -97,16 +97,19 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         nic = nic or iface.default
         if nic is None:
             raise OSError(_ENODEV)  # no active spinet.Interface
-        if _cb is not None:  # accept(): the connection already has its block
-            cb = _cb
-        elif type == SOCK_STREAM:
-            cb = tcp.Tcb(nic, rx or config.TCP_RX_BYTES, tx or config.TCP_TX_BYTES)
-            nic._alloc_sock(cb)
-        elif type == SOCK_DGRAM:
-            cb = UdpSocket(rx or config.UDP_RX_BYTES)
-            nic._alloc_sock(cb)
-        else:
-            raise OSError(EOPNOTSUPP)
+        try:
+            if _cb is not None:  # accept(): the connection already has its block
+                cb = _cb
+            elif type == SOCK_STREAM:
+                cb = tcp.Tcb(nic, rx or config.TCP_RX_BYTES, tx or config.TCP_TX_BYTES)
+                nic._alloc_sock(cb)
+            elif type == SOCK_DGRAM:
+                cb = UdpSocket(rx or config.UDP_RX_BYTES)
+                nic._alloc_sock(cb)
+            else:
+                raise OSError(EOPNOTSUPP)
+        except MemoryError:
+            raise OSError(ENOMEM)  # as lwIP says when its pools are empty
         self._nic = nic
         self._cb = cb
         self._type = type
@@ -130,7 +133,12 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         self.close()
 
     def __del__(self):
-        self.close()
+        # Not close(): the collector may run this inside a driver's SPI transaction
+        # or in the middle of poll(); the Interface closes the block at its next poll().
+        cb = self._cb
+        if cb is not None:
+            self._cb = None
+            self._nic._reap_later(cb)
 
     def _live(self):
         cb = self._cb
@@ -236,7 +244,10 @@ class socket(_Base):  # type: ignore[misc,valid-type]
         if a[0] == 127 and cb.laddr is None:
             cb.laddr = a  # loopback: the segments' source is the address connected to
         nic = self._nic
-        tcp.open_active(cb, a, port, nic._now())
+        try:
+            tcp.open_active(cb, a, port, nic._now())
+        except MemoryError:  # the rings: the block stays CLOSED, the socket usable
+            raise OSError(ENOMEM)
         if self._timeout == 0:
             raise OSError(EINPROGRESS)
         if not self._block(lambda: cb.state != tcp.SYN_SENT):

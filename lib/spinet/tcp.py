@@ -201,9 +201,13 @@ class Tcb:
 
     def alloc_rings(self):
         if self.rx is None:
-            self.rx = Ring(self.rx_bytes)
-            self.tx = Ring(self.tx_bytes)
-            self.asm = Assembler(config.TCP_ASSEMBLER_RANGES)
+            # All three or none: a MemoryError part-way must not leave rx without tx.
+            rx = Ring(self.rx_bytes)
+            tx = Ring(self.tx_bytes)
+            asm = Assembler(config.TCP_ASSEMBLER_RANGES)
+            self.tx = tx
+            self.asm = asm
+            self.rx = rx
 
     def choose_iss(self):
         """RFC 6528: ISN = M + F(local, remote, secret), M a 4-microsecond clock."""

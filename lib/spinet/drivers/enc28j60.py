@@ -351,6 +351,8 @@ class ENC28J60:
         self._op(_BFC, _EIR, 0x2B)  # DMAIF TXIF TXERIF RXERIF
         # Only packets drive INT (PKTIE stays a usable interrupt, errata #6).
         self._op(_WCR, _EIE, _EIE_INTIE | _EIE_PKTIE if self._int is not None else 0)
+        if not self._fifo_ok():
+            return "ERXST/ERXND do not read back"
         self._op(_BFS, _ECON1, _ECON1_RXEN)
         self._tx_pending = False
         self._quiet = 0
@@ -379,7 +381,17 @@ class ENC28J60:
                 break
             self._op(_BFS, _ECON2, _ECON2_PKTDEC)
         self._op(_BFC, _EIR, _EIR_RXERIF)
+        if not self._fifo_ok():
+            self._fault()
+            return
         self._op(_BFS, _ECON1, _ECON1_RXEN)
+
+    def _fifo_ok(self):
+        # A chip that reset part-way through setting the FIFO up (brown-out, noise on
+        # the bus) is back at its power-on bounds (ERXST 0x05FA): enabling RX on those
+        # breaks errata #5. Checked before every RXEN.
+        return (self._rcr(_ERXSTL) | (self._rcr(_ERXSTL + 1) << 8)) == _RXSTART and \
+            (self._rcr(_ERXNDL) | (self._rcr(_ERXNDL + 1) << 8)) == _RXEND
 
     def _fault(self):
         if not self._dead:
