@@ -23,6 +23,7 @@ import sys
 import pytest
 
 import netns
+from thirdparty import start_mosquitto, unavailable  # noqa: E402
 
 KERNEL = netns.KERNEL_IP
 APP = "tests/adafruit_app.py"
@@ -48,12 +49,6 @@ RINGS = [pytest.param("cpython", "tap", id="cpython-tap"),
 # Module-level __getattr__ answers any name (both interpreters support it): enough for
 # `from typing import Optional` and friends, which these packages use for annotations.
 _ANY_NAME_STUB = "def __getattr__(name):\n    return object\n"
-
-
-def unavailable(why):
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
 
 
 def _pip_install(target, pkgs):
@@ -150,14 +145,7 @@ def test_adafruit_minimqtt_publishes_and_subscribes_through_spinet(interp, kind,
     netns.require(kind, interp, tools=("mosquitto", "mosquitto_sub", "mosquitto_pub"))
     count = 4
     with netns.Lab(kind=kind) as lab:
-        conf = os.path.join(lab.tmp, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("listener 1883 %s\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type all\n" % KERNEL)
-        os.chmod(lab.tmp, 0o755)
-        os.chmod(conf, 0o644)
-        broker = lab.popen(["mosquitto", "-c", conf], name="mosquitto", timeout=120)
-        broker.expect(r"Opening ipv4 listen socket on port 1883", timeout=10, stream="err")
+        broker = start_mosquitto(lab)
         sub = lab.popen(["mosquitto_sub", "-h", KERNEL, "-t", "spinet/up", "-v", "-q", "1",
                          "-C", str(count), "-W", "60"], name="mosquitto_sub", timeout=90)
         broker.expect(r"Sending SUBACK to", timeout=10, stream="err")

@@ -6,16 +6,13 @@
 #
 # Without root, mosquitto or the package, the tests skip with the reason; under
 # CI=true they fail instead.
-import hashlib
-import io
 import os
 import re
-import tarfile
-import urllib.request
 
 import pytest
 
 import netns
+from thirdparty import sdist_file, start_mosquitto  # noqa: E402
 
 KERNEL = netns.KERNEL_IP
 APP = "tests/firmware_mqtt_app.py"
@@ -31,31 +28,12 @@ RINGS = [pytest.param("cpython", "tap", 1, id="cpython-tap-qos1"),
          pytest.param("micropython", "packet", 0, id="micropython-packet-qos0")]
 
 
-def unavailable(why):
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def umqtt_dir(tmp_path_factory):
-    """umqtt/simple.py from the PyPI sdist, in a temp folder. (pip cannot fetch it: the
-    sdist has no setup.py; so its link is read from PyPI's simple index, as pip does,
-    and the download is checked against the pinned sha256.)"""
-    name = "%s-%s.tar.gz" % (UMQTT, UMQTT_VERSION)
-    try:
-        page = urllib.request.urlopen(INDEX, timeout=30).read().decode()
-        links = [u for u in re.findall(r'href="([^"]+)"', page) if name in u]
-        if not links:
-            unavailable("%s not listed on %s" % (name, INDEX))
-        data = urllib.request.urlopen(links[0].split("#")[0], timeout=30).read()
-    except OSError as e:
-        unavailable("cannot fetch %s from PyPI: %s" % (name, e))
-    assert hashlib.sha256(data).hexdigest() == UMQTT_SHA256, "%s changed on PyPI" % name
+    """umqtt/simple.py from the PyPI sdist (pinned by sha256), in a temp folder."""
+    src = sdist_file(INDEX, "%s-%s.tar.gz" % (UMQTT, UMQTT_VERSION), UMQTT_SHA256,
+                     "%s-%s/umqtt/simple.py" % (UMQTT, UMQTT_VERSION))
     out = tmp_path_factory.mktemp("umqtt")
-    with tarfile.open(fileobj=io.BytesIO(data)) as t:
-        member = t.getmember("%s-%s/umqtt/simple.py" % (UMQTT, UMQTT_VERSION))
-        src = t.extractfile(member).read()
     (out / "umqtt").mkdir()
     (out / "umqtt" / "__init__.py").write_text("")
     (out / "umqtt" / "simple.py").write_bytes(src)
@@ -67,14 +45,7 @@ def umqtt_dir(tmp_path_factory):
 def test_umqtt_publishes_through_spinet_to_mosquitto(interp, kind, qos, umqtt_dir):
     netns.require(kind, interp, tools=("mosquitto", "mosquitto_sub"))
     with netns.Lab(kind=kind) as lab:
-        conf = os.path.join(lab.tmp, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("listener 1883 %s\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type all\n" % KERNEL)
-        os.chmod(lab.tmp, 0o755)
-        os.chmod(conf, 0o644)
-        broker = lab.popen(["mosquitto", "-c", conf], name="mosquitto", timeout=120)
-        broker.expect(r"Opening ipv4 listen socket on port 1883", timeout=10, stream="err")
+        broker = start_mosquitto(lab)
         sub = lab.popen(["mosquitto_sub", "-h", KERNEL, "-t", TOPIC, "-v", "-q", "1",
                          "-C", str(COUNT), "-W", "60"], name="mosquitto_sub", timeout=90)
         # Subscribed before anything is published (the broker says so; the client's

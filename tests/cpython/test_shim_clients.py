@@ -12,16 +12,14 @@
 # code is never copied into the repository. Without root, mosquitto or PyPI the tests
 # skip with the reason; under CI=true they fail instead.
 import hashlib
-import io
 import os
 import re
 import shutil
-import tarfile
-import urllib.request
 
 import pytest
 
 import netns
+from thirdparty import sdist_file, start_mosquitto  # noqa: E402
 from test_firmware_mqtt import umqtt_dir  # noqa: F401 - the fixture, fetched once
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,12 +30,6 @@ UREQUESTS_VERSION = "0.9.1"
 UREQUESTS_SHA256 = "15ed0132bcff1a84e87049d9d7780ce26df0810fa674aa89d187e17493d6e3c5"
 UREQUESTS_INDEX = "https://pypi.org/simple/micropython-urequests/"
 HTTP_PORT = 8080
-
-
-def unavailable(why):
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
 
 
 @pytest.fixture
@@ -57,19 +49,10 @@ def shim_path(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def urequests_dir(tmp_path_factory):
     """urequests/__init__.py from the PyPI sdist (pinned by sha256), in a temp folder."""
-    name = "%s-%s.tar.gz" % (UREQUESTS, UREQUESTS_VERSION)
-    try:
-        page = urllib.request.urlopen(UREQUESTS_INDEX, timeout=30).read().decode()
-        links = [u for u in re.findall(r'href="([^"]+)"', page) if name in u]
-        if not links:
-            unavailable("%s not listed on %s" % (name, UREQUESTS_INDEX))
-        data = urllib.request.urlopen(links[0].split("#")[0], timeout=30).read()
-    except OSError as e:
-        unavailable("cannot fetch %s from PyPI: %s" % (name, e))
-    assert hashlib.sha256(data).hexdigest() == UREQUESTS_SHA256, "%s changed on PyPI" % name
+    src = sdist_file(UREQUESTS_INDEX, "%s-%s.tar.gz" % (UREQUESTS, UREQUESTS_VERSION),
+                     UREQUESTS_SHA256,
+                     "%s-%s/urequests/__init__.py" % (UREQUESTS, UREQUESTS_VERSION))
     out = tmp_path_factory.mktemp("urequests")
-    with tarfile.open(fileobj=io.BytesIO(data)) as t:
-        src = t.extractfile("%s-%s/urequests/__init__.py" % (UREQUESTS, UREQUESTS_VERSION)).read()
     assert b"import usocket" in src  # the old name: the shim answers to it too
     (out / "urequests").mkdir()
     (out / "urequests" / "__init__.py").write_bytes(src)
@@ -82,14 +65,7 @@ def test_umqtt_simple_unchanged_through_the_shim(shim_path, umqtt_dir):  # noqa:
                                                   "mosquitto_pub"))
     count = 4
     with netns.Lab(kind="packet") as lab:
-        conf = os.path.join(lab.tmp, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("listener 1883 %s\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type all\n" % KERNEL)
-        os.chmod(lab.tmp, 0o755)
-        os.chmod(conf, 0o644)
-        broker = lab.popen(["mosquitto", "-c", conf], name="mosquitto", timeout=120)
-        broker.expect(r"Opening ipv4 listen socket on port 1883", timeout=10, stream="err")
+        broker = start_mosquitto(lab)
         sub = lab.popen(["mosquitto_sub", "-h", KERNEL, "-t", "spinet/out", "-v", "-q", "1",
                          "-C", str(count), "-W", "60"], name="mosquitto_sub", timeout=90)
         broker.expect(r"Sending SUBACK to", timeout=10, stream="err")
@@ -188,16 +164,8 @@ def test_mqtt_sensor_example_reconnects(shim_path):
     netns.require("packet", "micropython", tools=("mosquitto", "mosquitto_sub"))
     count = 30
     with netns.Lab(kind="packet") as lab:
-        conf = os.path.join(lab.tmp, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("listener 1883 %s\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type all\n" % KERNEL)
-        os.chmod(lab.tmp, 0o755)
-        os.chmod(conf, 0o644)
-
         def start_broker(name):
-            b = lab.popen(["mosquitto", "-c", conf], name=name, timeout=120)
-            b.expect(r"Opening ipv4 listen socket on port 1883", timeout=10, stream="err")
+            b = start_mosquitto(lab, name)
             s = lab.popen(["mosquitto_sub", "-h", KERNEL, "-t", "spinet/sensor", "-v",
                            "-C", "3", "-W", "30"], name=name + "_sub", timeout=60)
             b.expect(r"Sending SUBACK to", timeout=10, stream="err")
