@@ -29,7 +29,7 @@ import hashlib  # noqa: E402
 
 from binascii import hexlify  # noqa: E402
 
-from realpeer_app import make_nic  # noqa: E402
+from realpeer_app import linger, make_nic  # noqa: E402
 from spinet import socket as pool  # noqa: E402
 from spinet.compat import ticks_diff, ticks_ms  # noqa: E402
 
@@ -99,11 +99,7 @@ def main(argv):
         role_mqtt(*args)
     else:
         raise ValueError("unknown role " + role)
-    # Let the stack finish the close (FIN/ACK) before the process goes.
-    t0 = ticks_ms()
-    while nic.netstat() and ticks_diff(ticks_ms(), t0) < 3000:
-        nic.poll()
-        nic.wait(10)
+    linger(nic, 3000)  # the closing handshakes done before the process goes
 
 
 try:

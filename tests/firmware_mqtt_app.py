@@ -13,30 +13,17 @@ for _p in (_ROOT + "/lib", _ROOT + "/firmware/examples", sys.argv[3]):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import spinet  # noqa: E402
 import mqtt_publish  # noqa: E402
+from realpeer_app import linger, make_nic  # noqa: E402
 
 
 def main(argv):
     kind, ifname, _, broker, topic, count, qos = argv[:7]
-    if kind == "tap":
-        from spinet.drivers.tap import Tap
-        drv = Tap(ifname)
-    else:
-        from spinet.drivers.packet import PacketSocket
-        drv = PacketSocket(ifname)
-    nic = spinet.Interface(drv, hostname="mqtt-board")
-    nic.ifconfig(("192.0.2.2", "255.255.255.0", "192.0.2.1", "192.0.2.1"))
-    nic.active(True)
+    nic = make_nic(kind, ifname, "192.0.2.2")
     n = mqtt_publish.main(nic, broker=broker, topic=topic, count=int(count), qos=int(qos),
                           client_id="spinet-test")
     print("published %d" % n)
-    # Let the stack finish the close (FIN/ACK) before the process goes.
-    from spinet.compat import ticks_diff, ticks_ms
-    t0 = ticks_ms()
-    while nic.netstat() and ticks_diff(ticks_ms(), t0) < 3000:
-        nic.poll()
-        nic.wait(10)
+    linger(nic, 3000)  # the closing handshakes done before the process goes
 
 
 try:

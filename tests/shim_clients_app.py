@@ -27,19 +27,11 @@ from binascii import hexlify  # noqa: E402
 
 import spinet  # noqa: E402
 import spinet.socket  # noqa: E402
+from realpeer_app import linger, make_nic  # noqa: E402
 
 
 def hexdigest(data):
     return hexlify(hashlib.sha256(data).digest()).decode()
-
-
-def nic_up(kind, ifname):
-    from spinet.drivers.packet import PacketSocket
-    assert kind == "packet", kind
-    nic = spinet.Interface(PacketSocket(ifname), hostname="shim-board")
-    nic.ifconfig(("192.0.2.2", "255.255.255.0", "192.0.2.1", "192.0.2.1"))
-    nic.active(True)
-    return nic
 
 
 def mqtt(nic, broker, count):
@@ -82,7 +74,7 @@ def main(argv):
     import usocket
     assert usocket is socket, "usocket is not the shim"
     kind, ifname, _, role = argv[:4]
-    nic = nic_up(kind, ifname)
+    nic = make_nic(kind, ifname, "192.0.2.2")
     if role == "mqtt":
         mqtt(nic, argv[4], int(argv[5]))
     elif role == "http":
@@ -94,12 +86,7 @@ def main(argv):
         print("published %d" % n)
     else:
         raise ValueError(role)
-    # Let the stack finish the closes (FIN/ACK) before the process goes.
-    from spinet.compat import ticks_diff, ticks_ms
-    t0 = ticks_ms()
-    while nic.netstat() and ticks_diff(ticks_ms(), t0) < 3000:
-        nic.poll()
-        nic.wait(10)
+    linger(nic, 3000)  # the closing handshakes done before the process goes
     print("done")
 
 

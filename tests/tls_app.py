@@ -28,7 +28,7 @@ import ssl  # noqa: E402
 from binascii import hexlify  # noqa: E402
 
 import https_client  # noqa: E402
-from realpeer_app import make_nic  # noqa: E402
+from realpeer_app import linger, make_nic  # noqa: E402
 from spinet import socket  # noqa: E402
 from spinet.compat import ticks_diff, ticks_ms  # noqa: E402
 
@@ -167,11 +167,7 @@ def main(argv):
         role_nbget(*args)
     else:
         raise ValueError("unknown role " + role)
-    # Let the stack finish the close (FIN/ACK) before the process goes.
-    t0 = ticks_ms()
-    while nic.netstat() and ticks_diff(ticks_ms(), t0) < 3000:
-        nic.poll()
-        nic.wait(10)
+    linger(nic, 3000)  # the closing handshakes done before the process goes
 
 
 try:
