@@ -6,20 +6,10 @@
 # Each end binds its own loopback port and sends to the other's. Frames from any
 # other address are dropped and counted: only the two ends share this wire.
 
-import sys
 
-if sys.implementation.name == "micropython":
-    # The port's own socket, also when firmware/socket.py (spinet's) is what `import
-    # socket` finds: with sys.path empty, MicroPython imports an extensible built-in
-    # directly, and sys.modules stays as it was.
-    _path = list(sys.path)
-    sys.path.clear()
-    try:
-        import socket as _socket
-    finally:
-        sys.path.extend(_path)
-else:
-    import socket as _socket
+from spinet.compat import port_socket
+
+_socket = port_socket()
 
 try:
     import select

@@ -141,3 +141,21 @@ def secret_bytes(n):
         return bytes(os.urandom(n))
     except (ImportError, AttributeError, OSError, NotImplementedError):
         return bytes(getrandbits(8) for _ in range(n))
+
+
+def port_socket():
+    """The port's own socket module (CPython's, or the MicroPython unix port's), also
+    where firmware/socket.py (spinet's) is what `import socket` finds: with sys.path
+    empty, MicroPython imports an extensible built-in directly and leaves sys.modules
+    as it was. For the host-side drivers; a board's generic firmware has none
+    (ImportError)."""
+    if not MICROPYTHON:
+        import socket  # type: ignore  # not on a Pico: host drivers only
+        return socket
+    path = list(sys.path)
+    sys.path.clear()
+    try:
+        import socket  # type: ignore  # not on a Pico: host drivers only
+    finally:
+        sys.path.extend(path)
+    return socket

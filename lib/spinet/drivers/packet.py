@@ -8,22 +8,11 @@
 
 import struct
 
-import sys
+from ..compat import port_socket
 
 try:
     import select
-    if sys.implementation.name == "micropython":
-        # The port's own socket, also when firmware/socket.py (spinet's) is what
-        # `import socket` finds: with sys.path empty, MicroPython imports an
-        # extensible built-in directly, and sys.modules stays as it was.
-        _path = list(sys.path)
-        sys.path.clear()
-        try:
-            import socket as _socket
-        finally:
-            sys.path.extend(_path)
-    else:
-        import socket as _socket
+    _socket = port_socket()
 except ImportError:  # pragma: no cover - a board has neither
     raise ImportError("drivers.packet needs Linux (CPython or the MicroPython unix port)")
 
