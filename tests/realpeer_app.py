@@ -249,10 +249,13 @@ def main(argv):
         print("arp %s %s %s" % (e[0], e[1], e[2]))
 
 
-if __name__ == "__main__":
+def run(main):
+    """main(sys.argv[1:]); an exception is printed as "error TYPE: MESSAGE" with its
+    traceback and ends the process with status 1, on both interpreters. For every
+    spinet-side test program."""
     try:
         main(sys.argv[1:])
-    except Exception as e:  # report and fail, on both interpreters
+    except Exception as e:
         print("error %s: %s" % (type(e).__name__, e))
         if hasattr(sys, "print_exception"):
             sys.print_exception(e)  # type: ignore
@@ -260,3 +263,7 @@ if __name__ == "__main__":
             import traceback
             traceback.print_exc()
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -236,10 +236,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except Exception as e:
-        print("error %s: %s" % (type(e).__name__, e))
-        if hasattr(sys, "print_exception"):
-            sys.print_exception(e)  # type: ignore
-        sys.exit(1)
+    realpeer_app.run(main)
