@@ -33,6 +33,7 @@ def test_iface_local_constants_match_config_and_wire():
     from spinet.wire import ethernet
     assert iface._PAD == config.FRAME_PAD
     assert iface._ETH_HDR == ethernet.HDR_LEN
+    assert iface._MIN_FRAME == ethernet.MIN_FRAME
     assert iface._IP_HDR == ipv4.HDR_LEN
     assert iface._IP_OFF == config.FRAME_PAD + ethernet.HDR_LEN
     assert iface._L4_OFF == iface._IP_OFF + ipv4.HDR_LEN

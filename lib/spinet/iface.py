@@ -28,6 +28,7 @@ from .wire.checksum import sum16 as _sum16
 # them against config and the wire modules).
 _PAD = const(2)  # config.FRAME_PAD
 _ETH_HDR = const(14)  # ethernet.HDR_LEN
+_MIN_FRAME = const(60)  # ethernet.MIN_FRAME
 _IP_HDR = const(20)  # ipv4.HDR_LEN
 _IP_OFF = const(16)  # _PAD + _ETH_HDR
 _L4_OFF = const(36)  # _IP_OFF + _IP_HDR
@@ -481,7 +482,7 @@ class Interface:
         o = _IP_OFF
         d_hi = (t[o + 16] << 8) | t[o + 17]
         d_lo = (t[o + 18] << 8) | t[o + 19]
-        n = ethernet.HDR_LEN + ipv4.HDR_LEN + l4len
+        n = _ETH_HDR + _IP_HDR + l4len
         self._count[IP_TX] += 1
         e = _PAD
         if (d_hi == 0xFFFF and d_lo == 0xFFFF) or (
@@ -532,13 +533,13 @@ class Interface:
     @micropython.native
     def _xmit(self, mv, n):
         """Hand the frame at mv[_PAD:_PAD+n] to the driver."""
-        if n < ethernet.MIN_FRAME:
+        if n < _MIN_FRAME:
             # Pad runts with zeros so no stale bytes leave (the chips pad too, but
             # host drivers and captures do not).
             b = mv
-            for k in range(_PAD + n, _PAD + ethernet.MIN_FRAME):
+            for k in range(_PAD + n, _PAD + _MIN_FRAME):
                 b[k] = 0
-            n = ethernet.MIN_FRAME
+            n = _MIN_FRAME
         if self._trace & 2:
             self._tracer(self, "tx", mv, _PAD, n)
         c = self._count
