@@ -100,16 +100,21 @@ def transfer(net, size, direction="upload", seed=1, during=None, timeout_ms=600_
     Returns (ok, bytes received, sha256 matched)."""
     data = tcp_apps.pattern(size, seed)
     want = tcp_apps.digest(data)
-    apps = tcp_apps.Apps()
+    # Each board's apps are its own segment host, registered with its port: A's
+    # client never runs inside A's driver (a driver's wait() lets time pass on the
+    # wire, and a board's program is single-threaded).
+    apps_a = tcp_apps.Apps()
+    apps_b = tcp_apps.Apps()
     port = 7000 + (seed & 0xFF)
     if direction == "upload":
-        srv = apps.add(tcp_apps.Server(net.b, port, tcp_apps.sink, rx=rx, tx=tx))
-        apps.add(tcp_apps.Client(net.a, (support.IP_B, port), data=data, expect=0, rx=rx,
-                                 tx=tx))
+        srv = apps_b.add(tcp_apps.Server(net.b, port, tcp_apps.sink, rx=rx, tx=tx))
+        apps_a.add(tcp_apps.Client(net.a, (support.IP_B, port), data=data, expect=0, rx=rx,
+                                   tx=tx))
     else:
-        srv = apps.add(tcp_apps.Server(net.b, port, tcp_apps.source(data), rx=rx, tx=tx))
-        cli = apps.add(tcp_apps.Client(net.a, (support.IP_B, port), rx=rx, tx=tx))
-    net.seg.add_host(apps)
+        srv = apps_b.add(tcp_apps.Server(net.b, port, tcp_apps.source(data), rx=rx, tx=tx))
+        cli = apps_a.add(tcp_apps.Client(net.a, (support.IP_B, port), rx=rx, tx=tx))
+    net.seg.add_host(apps_a, net.pa)
+    net.seg.add_host(apps_b, net.pb)
 
     def rx_stream():
         if direction == "upload":
@@ -131,7 +136,8 @@ def transfer(net, size, direction="upload", seed=1, during=None, timeout_ms=600_
     net.seg.run_until(finished, timeout_ms)
     s = rx_stream()
     srv.close()
-    net.seg.hosts.remove(apps)
+    net.seg.remove_host(apps_a)
+    net.seg.remove_host(apps_b)
     if s is None:
         return False, 0, False
     return s.eof and not s.err, s.got, s.digest() == want

@@ -633,7 +633,7 @@ def test_transfer_with_polls_under_heap_lock():
         def poll_at(self):
             return self.nic.poll_at()
 
-    seg.hosts.remove(a)
+    seg.remove_host(a)
     wrapped = Starved(a)
     seg.add_host(wrapped, pa)
     seg.run(10)

@@ -394,6 +394,35 @@ def test_wait_stops_at_owner_timer():
     assert ha.polls == []
 
 
+def test_wait_skips_every_host_of_the_waiting_board():
+    # A board's apps are registered with its port too: while its driver waits, none
+    # of its program runs (an app calling into the stack from inside the driver would
+    # be a re-entrancy no single-threaded board has), but other boards still do.
+    c = VirtualClock()
+    seg = Segment(c)
+    a = seg.port(mac(1))
+    b = seg.port(mac(2))
+    nic_a = FakeHost(c, a)
+    app_a = FakeHost(c)
+    app_b = FakeHost(c)
+    hb = FakeHost(c, b, echo=True)
+    seg.add_host(nic_a, a)
+    seg.add_host(app_a, a)
+    seg.add_host(app_b, b)
+    seg.add_host(hb, b)
+    b.faults(delay_ms=5)
+    a.send(seq_frame(4))
+    a.wait(1000)
+    assert c.now == 5
+    assert nic_a.polls == [] and app_a.polls == []
+    assert app_b.polls and hb.got
+    seg.remove_host(app_a)
+    assert app_a not in a.owners and app_a not in seg.hosts
+    a.wait(20)
+    assert app_a.polls == []
+    seg.run(1)
+    assert app_a.polls == [] and nic_a.polls
+
 def test_wait_returns_at_once_if_frame_ready():
     c = VirtualClock()
     seg = Segment(c)

@@ -22,7 +22,10 @@ class SimPort:
         self.mac = bytes(mac)
         self.name = name
         self.rx_slots = rx_slots
-        self.owner = None  # host object that polls this port (see Segment.add_host)
+        # The hosts that run on the board behind this port (its Interface and the apps
+        # using its sockets; see Segment.add_host): one program, so none of them runs
+        # while its driver waits.
+        self.owners = []
         self._up = True
         self._rx = []  # delivered frames waiting for recv_into, oldest first
         self._due = []  # in-flight frames to this port: due times (absolute ms)...
@@ -114,12 +117,14 @@ class SimPort:
 
     def wait(self, timeout_ms):
         # Block (in virtual time) until a frame is ready for this port, timeout_ms
-        # elapsed, or the owner's next timer (poll_at) is due. Other hosts keep
-        # running meanwhile; the owner is not polled (it is the one waiting).
+        # elapsed, or an owner's next timer (poll_at) is due. Other hosts keep
+        # running meanwhile; the owners are not polled (their board is the one
+        # waiting: a board's program is single-threaded, so its apps cannot run
+        # inside its driver).
         if self._rx or timeout_ms <= 0:
             return
         seg = self.seg
-        seg._loop(seg.clock.now + timeout_ms, None, self, self.owner)
+        seg._loop(seg.clock.now + timeout_ms, None, self, self.owners)
 
     # -- segment internals --
     def _enqueue(self, due, data):
@@ -176,11 +181,19 @@ class Segment:
 
     def add_host(self, obj, port=None):
         # obj has poll() (never blocks) and poll_at() -> ticks or None. Passing the
-        # port it drives lets that port's wait() skip polling its own owner.
+        # port of the board obj runs on (the Interface that drives it, or an app using
+        # that Interface's sockets) lets that port's wait() skip polling it.
         if obj not in self.hosts:
             self.hosts.append(obj)
-        if port is not None:
-            port.owner = obj
+        if port is not None and obj not in port.owners:
+            port.owners.append(obj)
+
+    def remove_host(self, obj):
+        if obj in self.hosts:
+            self.hosts.remove(obj)
+        for p in self.ports:
+            if obj in p.owners:
+                p.owners.remove(obj)
 
     def tap(self, writer):
         self._taps.append(writer)
@@ -200,6 +213,7 @@ class Segment:
 
     def _loop(self, end, pred, port, skip):
         # Returns True when stopped by pred() or a frame for `port`, else False.
+        # skip: hosts not polled (the waiting board's), or None.
         clock = self.clock
         spins = 0
         while True:
@@ -209,7 +223,7 @@ class Segment:
                 return True
             moves = self._moves
             for h in self.hosts:
-                if h is not skip:
+                if skip is None or h not in skip:
                     h.poll()
             self._deliver(now)  # zero-delay frames the hosts just sent
             if port is not None and port._rx:
@@ -234,9 +248,9 @@ class Segment:
                 if pa is None:
                     continue
                 a = clock.until(pa)
-                if h is skip:
+                if skip is not None and h in skip:
                     if a <= now:
-                        return False  # the waiting owner has a timer due: let it run
+                        return False  # the waiting board has a timer due: let it run
                 elif a <= now:
                     a = now + 1  # already polled at this instant: don't spin on it
                 if a < t:
