@@ -317,7 +317,9 @@ class ENC28J60:
         self._op(_WCR, _ECON1, 0)  # RX off, bank 0
         self._bank = 0
         self._op(_WCR, _ECON2, _ECON2_AUTOINC)
-        self._fifo_init()
+        # Not trusting that the reset took: one lost on a noisy bus leaves EPKTCNT
+        # counting packets of the FIFO as it was, which would then be read as new.
+        self._rx_clear()
         self._wcr16(_ETXSTL, _TXSTART)
         self._wcr(_ERXFCON, 0xA1)  # UCEN | CRCEN | BCEN (ref §3.2)
         full = self._full
@@ -373,18 +375,23 @@ class ENC28J60:
         """The FIFO is corrupt: reset the receive logic and start it again (ref §8)."""
         self.rx_resets += 1
         self._op(_BFC, _ECON1, _ECON1_RXEN)
-        self._op(_BFS, _ECON1, _ECON1_RXRST)
-        self._op(_BFC, _ECON1, _ECON1_RXRST)
-        self._fifo_init()
-        for _ in range(255):  # whatever EPKTCNT still counts is gone
-            if not self._rcr(_EPKTCNT):
-                break
-            self._op(_BFS, _ECON2, _ECON2_PKTDEC)
-        self._op(_BFC, _EIR, _EIR_RXERIF)
+        self._rx_clear()
         if not self._fifo_ok():
             self._fault()
             return
         self._op(_BFS, _ECON1, _ECON1_RXEN)
+
+    def _rx_clear(self):
+        """Reset the receive logic (RX off), set the FIFO up and forget whatever
+        EPKTCNT still counts."""
+        self._op(_BFS, _ECON1, _ECON1_RXRST)
+        self._op(_BFC, _ECON1, _ECON1_RXRST)
+        self._fifo_init()
+        for _ in range(255):
+            if not self._rcr(_EPKTCNT):
+                break
+            self._op(_BFS, _ECON2, _ECON2_PKTDEC)
+        self._op(_BFC, _EIR, _EIR_RXERIF)
 
     def _fifo_ok(self):
         # A chip that reset part-way through setting the FIFO up (brown-out, noise on
@@ -529,13 +536,22 @@ class ENC28J60:
         while True:
             k = 0
             t = 0
-            while self._rcr(_ECON1) & _ECON1_TXRTS:
+            while True:
+                e = self._rcr(_ECON1)
+                if not e & _ECON1_TXRTS or e == 0xFF:
+                    break
                 k += 1
                 if k >= _TX_POLLS:
                     if t >= _TX_TIMEOUT_MS:
                         break
                     self._delay(1)
                     t += 1
+            if e == 0xFF or not e & _ECON1_RXEN or (e & 3) != self._bank:
+                # MISO reads all ones, or the chip reset (RXEN and the bank cleared,
+                # ETXST back at 0: the next frame would go out of the wrong bytes).
+                # Set it up again; the frame goes out if that worked.
+                self._fault()
+                return not self._dead
             eir = self._rcr(_EIR)
             if eir == 0xFF:
                 self._fault()
