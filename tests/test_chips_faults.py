@@ -7,11 +7,12 @@
 # (SHA-256 of the whole transfer).
 # Plain test functions: pytest on CPython, tests/mprun.py on the MicroPython unix port.
 #
-# OPEN (failing, so not collected: named open_*; see docs/RELIABILITY.md): MISO all
-# ones without a reset, a reset pulse mid-transfer (ENC28J60 upload stalls), and link
-# flapping (W5500 upload: every byte arrives but the SHA-256 differs). Reproduce:
-#   .venv/bin/python -c "import sys; sys.path[:0]=['tests','lib','.']; \
-#       import test_chips_faults as t; t.open_link_flapping_during_transfer()"
+# Three of these once failed, and each was a bug found here: link flapping "corrupted"
+# an upload because the segment ran the board's own app inside its driver's wait (a
+# re-entrancy no single-threaded board has; the segment now skips every host of the
+# waiting board); the ENC28J60 sent its next frame after a reset with ETXST back at 0
+# (the send path now checks ECON1 first); and after a reset command lost on the bus
+# it read the stale FIFO as new packets (its set-up now clears EPKTCNT itself).
 
 import chipnet
 import support
@@ -92,7 +93,7 @@ def _all_ones(net):
     net.chip.stall(0xFF, transactions=30, reset_after=False)
 
 
-def open_spi_all_ones_without_reset():
+def test_spi_all_ones_without_reset():
     # MISO floating high (chip unpowered or CS not reaching it), then back with its
     # registers as they were.
     for name, mod in chipnet.BOARDS:
@@ -108,7 +109,7 @@ def _reset_pin(net):
     net.chip.reset_line(1)
 
 
-def open_chip_resets_mid_transfer():
+def test_chip_resets_mid_transfer():
     for name, mod in chipnet.BOARDS:
         for d in DIRECTIONS:
             net, c = _run(mod, _reset_pin, d)
@@ -146,7 +147,7 @@ class _Flapper:
         return self.t_down if self.left else None
 
 
-def open_link_flapping_during_transfer():
+def test_link_flapping_during_transfer():
     # Down 300 ms every second, 4 times, while a transfer runs over a 60 ms round trip
     # (so it spans the flaps): the frames sent into a dead link are lost and TCP
     # sends them again.
