@@ -8,6 +8,8 @@
 import test_tcp_trace as tt
 from test_tcp_trace import A, F, P, R, S, expect, tcp_delta
 
+from boards.sim.rng import XorShift
+
 from spinet import config, tcp
 from spinet.compat import ticks_diff
 
@@ -170,24 +172,71 @@ def test_conflicting_retransmission_in_order_keeps_first_bytes():
     assert s._cb.rcv_nxt == 24
 
 
-def test_conflicting_out_of_order_latest_copy_wins_nothing_duplicated():
+def test_conflicting_out_of_order_first_copy_wins_nothing_duplicated():
     # Out-of-order data waits in the RX ring at its offset. Policy (docs/SECURITY.md):
-    # bytes once in order (ACKed) never change; bytes held out of order (never ACKed)
-    # take the latest copy that covered them. The stream has exactly one byte per
-    # sequence number: nothing duplicated, nothing lost.
+    # the first copy of a byte is the one kept, in order or not; a later copy with
+    # other bytes only adds what no earlier segment held. The stream has exactly one
+    # byte per sequence number: nothing duplicated, nothing lost.
     nic, lan, clock, s, p = tt.active()
     cb = s._cb
     p.send(A, 101, 1, b"X" * 100)
-    p.send(A, 101, 1, b"Y" * 100)  # same range
+    p.send(A, 101, 1, b"Y" * 100)  # same range: nothing new
     p.send(A, 151, 1, b"Z" * 100)  # overlaps the back half, 50 new
-    p.send(A, 1, 1, b"a" * 100)  # fills the hole
+    p.send(A, 41, 1, b"W" * 80)  # straddles the hole's end: 60 new, 20 held
+    p.send(A, 1, 1, b"a" * 120)  # fills the hole; its last 80 bytes are held already
     p.segs()
     got = read_all(s)
-    assert got == b"a" * 100 + b"Y" * 50 + b"Z" * 100, got
+    assert got == b"a" * 40 + b"W" * 60 + b"X" * 100 + b"Z" * 50, got
     assert cb.rcv_nxt == 251
     p.send(A, 1, 1, b"b" * 250)  # all old now: re-ACKed, nothing read
     expect(p.one(), A, 1, 251)
     assert read_all(s) == b""
+
+
+def test_conflicting_copies_in_random_order_first_copy_of_each_byte_kept():
+    # Seeded: segments of a 3000-byte stream, each sent with its own fill byte, in a
+    # random order and overlapping at random, until every byte has come once; holes
+    # of every shape. The stream read is, byte for byte, the first copy that arrived
+    # (a model of first-wins that skips segments the stack counted as dropped).
+    n = 3000
+    for seed in (1, 2, 3, 4, 5):
+        nic, lan, clock, s, p = tt.active(rx=4096)
+        rng = XorShift(seed)
+        first = bytearray(n)
+        have = bytearray(n)  # 1 once some copy of the byte was taken
+        fill = 0
+        for _ in range(400):
+            off = s._cb.rcv_nxt - 1 - 100 + rng.next() % 900  # near the hole: some
+            if off < 0:                                        # old, some far ahead
+                off = 0
+            if off >= n:
+                off = n - 1
+            ln = 1 + rng.next() % 300
+            if off + ln > n:
+                ln = n - off
+            fill = fill % 250 + 1
+            drops = nic.stats()["tcp_ooo_drop"]
+            p.send(A, 1 + off, 1, bytes([fill]) * ln)
+            p.segs()
+            nxt = s._cb.rcv_nxt - 1  # all before it was taken in order
+            if nic.stats()["tcp_ooo_drop"] == drops:
+                for i in range(off, off + ln):
+                    if not have[i]:
+                        have[i] = 1
+                        first[i] = fill
+            for i in range(nxt):
+                have[i] = 1
+            if nxt >= n:
+                break
+        for off in range(0, n, 1000):  # whatever holes are left: fill them last
+            p.send(A, 1 + off, 1, b"\xff" * 1000)
+            p.segs()
+        for i in range(n):
+            if not have[i]:
+                first[i] = 0xFF
+        assert s._cb.rcv_nxt == n + 1, (seed, s._cb.rcv_nxt)
+        got = read_all(s)
+        assert got == bytes(first), (seed, [i for i in range(n) if got[i] != first[i]][:5])
 
 
 # --- windows -------------------------------------------------------------------------------

@@ -1129,8 +1129,11 @@ def _data_in(t, buf, d, seg, dlen, now):
         if dlen <= 0:
             t.ack_now = True
             return
-    rx.write_at(rx.count + rel, buf, d, dlen)
     asm = t.asm
+    if asm.n:
+        _write_holes(rx, asm, rel, buf, d, dlen)
+    else:
+        rx.write_at(rx.count + rel, buf, d, dlen)
     if rel == 0:
         reach = asm.advance(dlen) if asm.n else dlen
         rx.count += reach
@@ -1151,6 +1154,28 @@ def _data_in(t, buf, d, seg, dlen, now):
         else:
             t.nic._count[TCP_OOO_DROP] += 1
         t.ack_now = True  # a duplicate ACK tells the sender about the hole
+
+
+def _write_holes(rx, asm, rel, buf, d, dlen):
+    """Store only the bytes of [rel, rel + dlen) that no out-of-order range holds
+    yet: the first copy of a byte wins, as it does once in order (docs/SECURITY.md).
+    A later copy with other bytes (a buggy or hostile peer) changes nothing."""
+    st = asm.start
+    en = asm.end
+    base = rx.count
+    s = rel
+    e = rel + dlen
+    for i in range(asm.n):
+        if en[i] <= s:
+            continue
+        if st[i] >= e:
+            break
+        if st[i] > s:
+            rx.write_at(base + s, buf, d + s - rel, st[i] - s)
+        s = en[i]
+        if s >= e:
+            return
+    rx.write_at(base + s, buf, d + s - rel, e - s)
 
 
 # --- timers -------------------------------------------------------------------------------------
