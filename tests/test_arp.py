@@ -345,6 +345,25 @@ def test_cache_bound_and_lru_eviction():
     assert nic.stats()["arp_evict"] == 21
 
 
+def test_gateway_entry_is_never_the_victim():
+    # The gateway's valid entry is the least recently used when 30 on-link senders
+    # come through a full cache: every one of them evicts another entry, never the
+    # gateway's (losing it would mean learning it again while the flood answers).
+    nic, lan, clock = mock_stack()
+    lan.inject(frame_arp(1, MAC_GW, IP_GW, ZERO_MAC, IP_A))
+    nic.poll()
+    clock.advance(10)
+    for k in range(30):
+        ip, mac = "192.0.2.%d" % (100 + k), b"\x02\x00\x00\x00\x01" + bytes((k,))
+        lan.inject(frame_arp(1, mac, ip, ZERO_MAC, IP_A))
+        nic.poll()
+        clock.advance(10)
+        assert table(nic).get(IP_GW) == (mac_str(MAC_GW), "valid"), k
+    lan.take()
+    assert nic.stats()["arp_evict"] == 31 - config.ARP_ENTRIES
+    assert len(table(nic)) == config.ARP_ENTRIES
+
+
 def test_expiry_after_reachable_time_when_idle():
     nic, lan, clock = mock_stack()
     learn_peer(nic, lan)

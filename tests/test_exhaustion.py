@@ -220,10 +220,10 @@ def test_syn_flood_half_open_bounded():
 
 def test_arp_table_and_queue_full():
     # While an upload runs, A sends datagrams to 20 silent neighbours: the cache keeps
-    # ARP_ENTRIES (the live peer's entry may be evicted: least recently used goes
-    # first, and is learnt again), the queue ARP_QUEUE_SLOTS packets (the rest
-    # counted as queue drops), the failed ones answer EHOSTUNREACH. The upload's
-    # bytes are intact and afterwards pings work and the tables are back.
+    # ARP_ENTRIES, and once half of it is pending the lookups evict each other, not
+    # the live peer's entry (valid in every round); the queue keeps ARP_QUEUE_SLOTS
+    # packets (the rest counted as queue drops), the failed ones answer EHOSTUNREACH.
+    # The upload's bytes are intact and afterwards pings work and the tables are back.
     seg, clock, a, b, pa, pb = support.pair()
     apps, srv, want = upload(seg, a, b, 64 * 1024, 7, 80)
     seg.run_until(lambda: srv.conns and srv.conns[0].got > 4096, 10_000)
@@ -236,7 +236,9 @@ def test_arp_table_and_queue_full():
             assert e.args[0] == 113, e  # EHOSTUNREACH
             unreach += 1
         check(a)
-        assert len(a.arp_table()) <= config.ARP_ENTRIES
+        table = a.arp_table()
+        assert len(table) <= config.ARP_ENTRIES
+        assert [e[2] for e in table if e[0] == support.IP_B] == ["valid"], (i, table)
         seg.run(50)
     st = a.stats()
     assert st["arp_queue_drop"] >= 20 - config.ARP_ENTRIES - config.ARP_QUEUE_SLOTS, st

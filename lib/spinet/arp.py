@@ -153,17 +153,39 @@ class Arp:
         return i
 
     def _victim(self):
-        """A slot for a new address: a free one, else the least recently used
-        (PENDING slots last, since a caller is waiting on them)."""
+        """A slot for a new address: a free one, else the least recently used of,
+        in this order, failed lookups, valid entries, pending lookups (a caller
+        waits on those). The gateway's valid entry is never taken, and once half the
+        table is pending the oldest pending lookup goes before any valid entry: a
+        flood of lookups (SYNs from spoofed on-link sources) cannot flush the live
+        neighbours, nor make the gateway be learnt again while the flood answers."""
         st = self._state
-        best = -1
+        used = self._used
+        nic = self._nic
+        pending = 0
         for i in range(self.size):
             if not st[i]:
                 return i
-            if best < 0 or (st[best] == _PENDING) > (st[i] == _PENDING) or (
-                    (st[best] == _PENDING) == (st[i] == _PENDING)
-                    and ticks_diff(self._used[i], self._used[best]) < 0):
+            if st[i] == _PENDING:
+                pending += 1
+        flood = pending * 2 >= self.size
+        best = -1
+        best_rank = 9
+        for i in range(self.size):
+            s = st[i]
+            if s == _FAILED:
+                rank = 0
+            elif s == _VALID:
+                if self._hi[i] == nic._gw_hi and self._lo[i] == nic._gw_lo and (
+                        self.size > 1):
+                    continue
+                rank = 2 if flood else 1
+            else:
+                rank = 1 if flood else 2
+            if rank < best_rank or (rank == best_rank and
+                                    ticks_diff(used[i], used[best]) < 0):
                 best = i
+                best_rank = rank
         self._drop_queued(best)
         self._nic._count[ARP_EVICT] += 1
         self._state[best] = _FREE
