@@ -79,7 +79,8 @@ TCP_DUPACK = const(69)
 TCP_TW_REUSE = const(70)  # TIME-WAIT slot reused or dropped early (table full, new SYN)
 TCP_ABORT = const(71)  # connection given up (retries spent, unreachable)
 NO_MEMORY = const(72)  # a frame or timer pass cut short by MemoryError (frame dropped)
-COUNT = const(73)
+TCP_ACCEPT_FULL = const(73)  # handshake ACK ignored: the accept queue holds the backlog
+COUNT = const(74)
 
 NAMES = (
     "rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_runt", "rx_not_ours",
@@ -96,5 +97,5 @@ NAMES = (
     "tcp_rst_rx", "tcp_rst_tx", "tcp_rst_ignored", "tcp_challenge_ack", "tcp_out_of_window",
     "tcp_ack_unsent", "tcp_syn_dropped", "tcp_ooo", "tcp_ooo_drop", "tcp_retransmit",
     "tcp_timeout", "tcp_fast_retransmit", "tcp_dupack", "tcp_tw_reuse", "tcp_abort",
-    "no_memory",
+    "no_memory", "tcp_accept_full",
 )

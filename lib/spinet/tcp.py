@@ -28,7 +28,8 @@ from . import config
 from .compat import (ECONNREFUSED, ECONNRESET, EHOSTUNREACH, ETIMEDOUT, const,
                      getrandbits, micropython, ticks_add, ticks_diff)
 from .counters import (TCP_ABORT, TCP_ACK_UNSENT, TCP_BAD_CHECKSUM, TCP_BAD_FLAGS,
-                       TCP_BAD_HEADER, TCP_CHALLENGE_ACK, TCP_DUPACK, TCP_FAST_RETRANSMIT,
+                       TCP_ACCEPT_FULL, TCP_BAD_HEADER, TCP_CHALLENGE_ACK, TCP_DUPACK,
+                       TCP_FAST_RETRANSMIT,
                        TCP_NO_SOCKET, TCP_OOO, TCP_OOO_DROP, TCP_OUT_OF_WINDOW,
                        TCP_RETRANSMIT, TCP_RST_IGNORED, TCP_RST_RX, TCP_RST_TX, TCP_RX,
                        TCP_SYN_DROPPED, TCP_TIMEOUT, TCP_TW_REUSE, TCP_TX)
@@ -906,6 +907,13 @@ def segment_in(t, buf, ip, off, n, flags, hl, now):
     if st == SYN_RCVD:
         if not (t.snd_una < ack <= t.snd_max):
             send_rst_reply(nic, buf, ip, off, n, flags, hl)
+            return
+        p = t.parent
+        if p is not None and p.queue is not None and len(p.queue) >= p.backlog:
+            # The accept queue holds the backlog: stay half-open (as Linux does), so
+            # the queue never outgrows listen(backlog). Our SYN,ACK goes out again on
+            # its timer, and the peer's answer to it, or its data, completes later.
+            cnt[TCP_ACCEPT_FULL] += 1
             return
         t.snd_wnd = wnd
         t.max_wnd = wnd if wnd > t.max_wnd else t.max_wnd
