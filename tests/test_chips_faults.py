@@ -183,3 +183,17 @@ def test_rx_overflow_mid_transfer():
             net, c = _run(mod, _overflow, d)
             assert net.chip.stats["rx_overflow"] >= 1, (name, d, net.chip.stats)
             assert net.a.stats()["rx_ethertype"] >= 1  # junk that got in was dropped
+
+
+def test_reset_all_ones_and_flapping_over_more_seeds():
+    # The same three faults with other seeds (the segment's, the pattern's, the
+    # ISNs'), so a pass is not one lucky interleaving.
+    def flap(net):
+        net.seg.add_host(_Flapper(net, 1000, 300, 4))
+
+    for seed in (2, 3, 4, 5):
+        for name, mod in chipnet.BOARDS:
+            for d in DIRECTIONS:
+                _run(mod, _reset_pin, d, seed=seed)
+                _run(mod, _all_ones, d, seed=seed)
+                _run(mod, flap, d, seed=seed, size=256 * 1024, delay_ms=30)
