@@ -291,9 +291,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except Exception as e:
-        print("error %s: %s" % (type(e).__name__, e))
-        sys.print_exception(e)  # type: ignore
-        sys.exit(1)
+    from realpeer_app import run
+
+    run(main)

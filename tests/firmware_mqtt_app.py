@@ -14,7 +14,7 @@ for _p in (_ROOT + "/lib", _ROOT + "/firmware/examples", sys.argv[3]):
         sys.path.insert(0, _p)
 
 import mqtt_publish  # noqa: E402
-from realpeer_app import linger, make_nic  # noqa: E402
+from realpeer_app import linger, make_nic, run  # noqa: E402
 
 
 def main(argv):
@@ -26,13 +26,4 @@ def main(argv):
     linger(nic, 3000)  # the closing handshakes done before the process goes
 
 
-try:
-    main(sys.argv[1:])
-except Exception as e:
-    print("error %r" % (e,))
-    if hasattr(sys, "print_exception"):
-        sys.print_exception(e)
-    else:
-        import traceback
-        traceback.print_exc()
-    sys.exit(1)
+run(main, as_repr=True)

@@ -249,14 +249,17 @@ def main(argv):
         print("arp %s %s %s" % (e[0], e[1], e[2]))
 
 
-def run(main):
-    """main(sys.argv[1:]); an exception is printed as "error TYPE: MESSAGE" with its
-    traceback and ends the process with status 1, on both interpreters. For every
-    spinet-side test program."""
+def run(main, as_repr=False):
+    """main(sys.argv[1:]); an exception is printed as "error TYPE: MESSAGE" (with
+    as_repr, "error " and its repr) with its traceback and ends the process with
+    status 1, on both interpreters. For every spinet-side test program."""
     try:
         main(sys.argv[1:])
     except Exception as e:
-        print("error %s: %s" % (type(e).__name__, e))
+        if as_repr:
+            print("error %r" % (e,))
+        else:
+            print("error %s: %s" % (type(e).__name__, e))
         if hasattr(sys, "print_exception"):
             sys.print_exception(e)  # type: ignore
         else:

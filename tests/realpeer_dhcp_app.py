@@ -114,13 +114,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except Exception as e:
-        print("error %s: %s" % (type(e).__name__, e))
-        if hasattr(sys, "print_exception"):
-            sys.print_exception(e)  # type: ignore
-        else:
-            import traceback
-            traceback.print_exc()
-        sys.exit(1)
+    from realpeer_app import run
+
+    run(main)

@@ -27,7 +27,7 @@ from binascii import hexlify  # noqa: E402
 
 import spinet  # noqa: E402
 import spinet.socket  # noqa: E402
-from realpeer_app import linger, make_nic  # noqa: E402
+from realpeer_app import linger, make_nic, run  # noqa: E402
 
 
 def hexdigest(data):
@@ -90,9 +90,4 @@ def main(argv):
     print("done")
 
 
-try:
-    main(sys.argv[1:])
-except Exception as e:
-    print("error %r" % (e,))
-    sys.print_exception(e)
-    sys.exit(1)
+run(main, as_repr=True)

@@ -28,7 +28,7 @@ import realpeer_app  # noqa: E402
 from spinet import socket  # noqa: E402
 from spinet.compat import ticks_diff, ticks_ms  # noqa: E402
 
-KERNEL = "192.0.2.1"
+KERNEL = realpeer_app.KERNEL
 ECHO = 7007
 SINK = 7008
 TW_MS = 2000  # TIME-WAIT shortened so the drain is seen within the run

@@ -28,7 +28,7 @@ import ssl  # noqa: E402
 from binascii import hexlify  # noqa: E402
 
 import https_client  # noqa: E402
-from realpeer_app import linger, make_nic  # noqa: E402
+from realpeer_app import linger, make_nic, run  # noqa: E402
 from spinet import socket  # noqa: E402
 from spinet.compat import ticks_diff, ticks_ms  # noqa: E402
 
@@ -170,10 +170,4 @@ def main(argv):
     linger(nic, 3000)  # the closing handshakes done before the process goes
 
 
-try:
-    main(sys.argv[1:])
-except Exception as e:
-    print("error %r" % (e,))
-    if hasattr(sys, "print_exception"):
-        sys.print_exception(e)
-    sys.exit(1)
+run(main, as_repr=True)

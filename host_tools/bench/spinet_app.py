@@ -19,7 +19,7 @@ import realpeer_app as app  # noqa: E402
 from spinet import socket  # noqa: E402
 from spinet.compat import ticks_diff, ticks_ms  # noqa: E402
 
-KERNEL = "192.0.2.1"
+KERNEL = app.KERNEL
 
 
 def cpu_ms():
